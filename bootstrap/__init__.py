@@ -1,0 +1,27 @@
+"""JetStream provisioning: Pulumi dynamic resources for streams and consumers."""
+
+from bootstrap.errors import (
+    ImmutableChangeError,
+    JetStreamRequestError,
+    NatsUnavailableError,
+    ProvisioningError,
+)
+from bootstrap.resources import (
+    ConnectionArgs,
+    Consumer,
+    ConsumerArgs,
+    Stream,
+    StreamArgs,
+)
+
+__all__ = [
+    "ConnectionArgs",
+    "Consumer",
+    "ConsumerArgs",
+    "ImmutableChangeError",
+    "JetStreamRequestError",
+    "NatsUnavailableError",
+    "ProvisioningError",
+    "Stream",
+    "StreamArgs",
+]

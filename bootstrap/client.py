@@ -1,0 +1,246 @@
+"""A small synchronous wrapper around nats-py's JetStream management API.
+
+Pulumi calls provider methods synchronously on worker threads, so each call opens
+its own connection inside a fresh event loop and closes it before returning: nothing
+is kept between calls, which also keeps the providers picklable. This module is the
+one place where nats-py's exceptions become `bootstrap.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import JetStreamManager, api
+
+from bootstrap.errors import (
+    ImmutableChangeError,
+    JetStreamRequestError,
+    NatsUnavailableError,
+    ProvisioningError,
+)
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+# JetStream API error codes (nats-server's errors.json) that mean "this field
+# cannot change in place".
+_IMMUTABLE_ERR_CODES = {10012, 10052, 10058}
+# Seconds one connection attempt may take before the next one starts.
+_ATTEMPT_TIMEOUT = 2.0
+# Seconds between connection attempts while JetStream is starting.
+_RETRY_PAUSE = 0.5
+# Seconds one JetStream API request may take.
+_REQUEST_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and how long to look for JetStream.
+
+    Attributes:
+        servers: NATS server URLs, tried in turn.
+        timeout: Seconds to keep trying before giving up.
+    """
+
+    servers: tuple[str, ...]
+    timeout: float
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> Connection:
+        """Reads the `connection` input of a stream or consumer resource."""
+        connection = props["connection"]
+        return cls(
+            servers=tuple(connection["servers"]),
+            timeout=float(connection["timeout"]),
+        )
+
+    def describe(self) -> str:
+        """Returns the server list without any credentials a URL may carry."""
+        return ", ".join(_without_credentials(url) for url in self.servers)
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.hostname is None:
+        return url
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+class JetStream:
+    """JetStream management calls for one connection, with errors translated."""
+
+    def __init__(self, manager: JetStreamManager) -> None:
+        self._manager = manager
+
+    async def stream(self, name: str) -> api.StreamInfo | None:
+        """Returns the stream's info, or None when it does not exist."""
+        with _translated(f"stream {name!r}"):
+            try:
+                return await self._manager.stream_info(name)
+            except nats.js.errors.NotFoundError:
+                return None
+
+    async def add_stream(self, config: api.StreamConfig) -> api.StreamInfo:
+        """Creates a stream."""
+        with _translated(f"stream {config.name!r}"):
+            return await self._manager.add_stream(config)
+
+    async def update_stream(self, config: api.StreamConfig) -> api.StreamInfo:
+        """Replaces a stream's whole configuration with `config`."""
+        with _translated(f"stream {config.name!r}"):
+            return await self._manager.update_stream(config)
+
+    async def delete_stream(self, name: str) -> bool:
+        """Deletes a stream; returns False when it was already gone."""
+        with _translated(f"stream {name!r}"):
+            try:
+                return await self._manager.delete_stream(name)
+            except nats.js.errors.NotFoundError:
+                return False
+
+    async def consumer(self, stream: str, durable: str) -> api.ConsumerInfo | None:
+        """Returns a durable consumer's info, or None when it (or its stream) is gone."""
+        with _translated(f"consumer {durable!r} of stream {stream!r}"):
+            try:
+                return await self._manager.consumer_info(stream, durable)
+            except nats.js.errors.NotFoundError:
+                return None
+
+    async def put_consumer(
+        self, stream: str, config: api.ConsumerConfig
+    ) -> api.ConsumerInfo:
+        """Creates a durable consumer, or updates it when it exists."""
+        with _translated(f"consumer {config.durable_name!r} of stream {stream!r}"):
+            return await self._manager.add_consumer(stream, config)
+
+    async def delete_consumer(self, stream: str, durable: str) -> bool:
+        """Deletes a durable consumer; returns False when it was already gone."""
+        with _translated(f"consumer {durable!r} of stream {stream!r}"):
+            try:
+                return await self._manager.delete_consumer(stream, durable)
+            except nats.js.errors.NotFoundError:
+                return False
+
+
+@contextlib.contextmanager
+def _translated(subject: str) -> Iterator[None]:
+    """Turns nats-py failures of one request into provisioning errors."""
+    try:
+        yield
+    except nats.js.errors.APIError as exc:
+        said = f"the server answered {exc.description!r} (err_code {exc.err_code})"
+        if exc.err_code in _IMMUTABLE_ERR_CODES:
+            raise ImmutableChangeError(
+                f"JetStream {subject}: {said}; the change needs the object to be "
+                "replaced, see the stream's allowDataLoss setting."
+            ) from exc
+        raise JetStreamRequestError(
+            f"JetStream {subject}: {said}; check the declared settings against the "
+            "server's limits."
+        ) from exc
+    except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
+        raise JetStreamRequestError(
+            f"JetStream {subject}: the request failed ({exc!r}); check that NATS is "
+            "running and retry."
+        ) from exc
+
+
+def run(connection: Connection, action: Callable[[JetStream], Awaitable[T]]) -> T:
+    """Connects, runs `action`, closes; blocking the calling thread throughout.
+
+    Raises:
+        NatsUnavailableError: JetStream did not answer within the timeout.
+        ProvisioningError: The action failed.
+    """
+    return asyncio.run(_run(connection, action))
+
+
+async def _run(
+    connection: Connection, action: Callable[[JetStream], Awaitable[T]]
+) -> T:
+    client = await _connect(connection)
+    try:
+        return await action(JetStream(client.jsm(timeout=_REQUEST_TIMEOUT)))
+    finally:
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await client.close()
+
+
+async def _connect(connection: Connection) -> Client:
+    """Connects and waits until JetStream answers, up to the connection's timeout."""
+    deadline = time.monotonic() + connection.timeout
+    attempts = 0
+    while True:
+        attempts += 1
+        remaining = max(deadline - time.monotonic(), _ATTEMPT_TIMEOUT)
+        try:
+            return await asyncio.wait_for(_try_connect(connection), remaining)
+        except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
+            last_error = exc
+        if time.monotonic() + _RETRY_PAUSE >= deadline:
+            break
+        log.debug("JetStream not ready (%r); retrying", last_error)
+        await asyncio.sleep(_RETRY_PAUSE)
+    raise NatsUnavailableError(
+        f"JetStream at {connection.describe()} did not answer within "
+        f"{connection.timeout:g} s ({attempts} attempts, last error: {last_error!r}). "
+        "Check that the NATS container is running and healthy and that its client "
+        "port is published at that address, then run `pulumi up` again; nothing was "
+        "created in JetStream."
+    ) from last_error
+
+
+async def _try_connect(connection: Connection) -> Client:
+    seen: list[Exception] = []
+
+    async def remember(error: Exception) -> None:
+        seen.append(error)
+
+    try:
+        client = await _open(connection, remember)
+    except nats.errors.NoServersError as exc:
+        # Report why the servers failed rather than that none is left to try.
+        raise (seen[-1] if seen else exc) from None
+    try:
+        # JetStream answers only once the server has recovered its streams.
+        await client.jsm(timeout=_ATTEMPT_TIMEOUT).account_info()
+    except BaseException:
+        await client.close()
+        raise
+    return client
+
+
+async def _open(
+    connection: Connection, error_cb: Callable[[Exception], Awaitable[None]]
+) -> Client:
+    return await nats.connect(
+        servers=list(connection.servers),
+        connect_timeout=_ATTEMPT_TIMEOUT,
+        allow_reconnect=False,
+        # nats-py treats 0 as "no limit" while choosing a server; 1 means each
+        # server is tried once per call.
+        max_reconnect_attempts=1,
+        reconnect_time_wait=_RETRY_PAUSE,
+        error_cb=error_cb,
+    )
+
+
+__all__ = [
+    "Connection",
+    "JetStream",
+    "ProvisioningError",
+    "run",
+]

@@ -1,0 +1,108 @@
+"""Pulumi resources for a JetStream stream and a durable consumer.
+
+Each resource passes its declared fields to a provider in `bootstrap.provider`.
+Durations are in seconds; a field left as None is not declared, so the server's
+value is kept and never shows as a difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from bootstrap.provider import ConsumerProvider, StreamProvider
+
+
+@dataclass(frozen=True)
+class ConnectionArgs:
+    """How provisioning reaches JetStream.
+
+    Attributes:
+        servers: NATS URLs as seen from the machine running Pulumi.
+        timeout: Seconds to wait for JetStream to answer before failing.
+    """
+
+    servers: pulumi.Input[list[str]]
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class StreamArgs:
+    """A stream's declared fields (nats-py names; durations in seconds)."""
+
+    connection: ConnectionArgs
+    stream_name: str
+    subjects: list[str]
+    storage: str = "file"
+    retention: str | None = "limits"
+    discard: str | None = None
+    description: str | None = None
+    max_age: float | None = None
+    max_bytes: int | None = None
+    max_msgs: int | None = None
+    max_msg_size: int | None = None
+    duplicate_window: float | None = None
+    num_replicas: int | None = None
+
+
+@dataclass(frozen=True)
+class ConsumerArgs:
+    """A durable pull consumer's declared fields (durations in seconds)."""
+
+    connection: ConnectionArgs
+    stream_name: pulumi.Input[str]
+    durable_name: str
+    deliver_policy: str = "all"
+    ack_policy: str = "explicit"
+    replay_policy: str | None = None
+    description: str | None = None
+    ack_wait: float | None = None
+    max_deliver: int | None = None
+    max_ack_pending: int | None = None
+    filter_subjects: list[str] | None = None
+
+
+def _shallow(args: Any) -> dict[str, Any]:
+    # dataclasses.asdict would deep-copy the Outputs inside.
+    values = {field.name: getattr(args, field.name) for field in fields(args)}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _props(args: StreamArgs | ConsumerArgs) -> dict[str, Any]:
+    props = _shallow(args)
+    props["connection"] = _shallow(args.connection)
+    return props
+
+
+class Stream(Resource, module="jetstream", name="Stream"):
+    """A JetStream stream, adopted when it already exists."""
+
+    stream_name: pulumi.Output[str]
+    subjects: pulumi.Output[list[str]]
+    storage: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: StreamArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(StreamProvider(), resource_name, _props(args), opts)
+
+
+class Consumer(Resource, module="jetstream", name="Consumer"):
+    """A durable JetStream consumer, adopted when it already exists."""
+
+    stream_name: pulumi.Output[str]
+    durable_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: ConsumerArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(ConsumerProvider(), resource_name, _props(args), opts)
