@@ -112,7 +112,7 @@ class JetStream:
                 return False
 
     async def consumer(self, stream: str, durable: str) -> api.ConsumerInfo | None:
-        """Returns a durable consumer's info, or None when it (or its stream) is gone."""
+        """Returns a durable's info, or None when it (or its stream) is gone."""
         with _translated(f"consumer {durable!r} of stream {stream!r}"):
             try:
                 return await self._manager.consumer_info(stream, durable)
@@ -151,7 +151,7 @@ def _translated(subject: str) -> Iterator[None]:
             f"JetStream {subject}: {said}; check the declared settings against the "
             "server's limits."
         ) from exc
-    except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, nats.errors.Error, OSError) as exc:
         raise JetStreamRequestError(
             f"JetStream {subject}: the request failed ({exc!r}); check that NATS is "
             "running and retry."
@@ -188,7 +188,7 @@ async def _connect(connection: Connection) -> Client:
         remaining = max(deadline - time.monotonic(), _ATTEMPT_TIMEOUT)
         try:
             return await asyncio.wait_for(_try_connect(connection), remaining)
-        except (nats.errors.Error, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
             last_error = exc
         if time.monotonic() + _RETRY_PAUSE >= deadline:
             break

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from enum import Enum
 from collections.abc import Mapping
 from typing import Any
 
@@ -137,7 +138,7 @@ def _live_outputs(
     outs = dict(props)
     for name in spec.declared(fields, props):
         value = getattr(config, name, None)
-        outs[name] = value.value if hasattr(value, "value") else value
+        outs[name] = value.value if isinstance(value, Enum) else value
     return outs
 
 
@@ -185,7 +186,7 @@ class StreamProvider(ResourceProvider):
 
 
 async def _converge_stream(js: JetStream, props: Mapping[str, Any]) -> None:
-    """Makes the live stream match the declared fields, writing only on a difference."""
+    """Makes the live stream match the declared fields; writes only on a change."""
     name = props["stream_name"]
     settings = spec.for_nats(spec.STREAM_FIELDS, props)
     info = await js.stream(name)
@@ -257,7 +258,7 @@ def _consumer_id(props: Mapping[str, Any]) -> str:
 
 
 async def _converge_consumer(js: JetStream, props: Mapping[str, Any]) -> None:
-    """Makes the live durable match the declared fields, writing only on a difference."""
+    """Makes the live durable match the declared fields; writes only on a change."""
     stream, durable = props["stream_name"], props["durable_name"]
     settings = spec.for_nats(spec.CONSUMER_FIELDS, props)
     info = await js.consumer(stream, durable)

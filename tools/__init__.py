@@ -1,0 +1,1 @@
+"""Command-line helpers for a deployed stack: mint client tokens, publish events."""
