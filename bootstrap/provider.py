@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import re
-from enum import Enum
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 from nats.js import api

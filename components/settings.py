@@ -173,7 +173,7 @@ def parse_duration(text: str) -> float:
         return 0.0
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(text)
+        raise ValueError(f"{text!r} is not a duration such as 90s or 1h30m")
     return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
 
 
