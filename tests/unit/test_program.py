@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import runpy
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,8 +97,8 @@ def _run_program(**overrides: Any) -> list[Registration]:
 
 
 @pytest.fixture(scope="module")
-def registrations() -> Iterator[list[Registration]]:
-    yield _run_program()
+def registrations() -> list[Registration]:
+    return _run_program()
 
 
 def _one(registrations: list[Registration], type_: str, name: str) -> Registration:
