@@ -30,6 +30,7 @@ CMD ["/bin/sh", "-c", "exec sleep 3600"]
 
 def pytest_configure(config: pytest.Config) -> None:
     """Declare the markers used in this folder (harmless if declared again)."""
+    config.addinivalue_line("markers", "unit: pure logic, no Docker and no CLI")
     config.addinivalue_line(
         "markers", "integration: needs a running Docker engine, no Pulumi CLI"
     )

@@ -179,7 +179,7 @@ def _translated(
         except DockerException as exc:
             message = f"the Docker engine refused the request: {exc}"
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, message)
-        except Exception:  # noqa: BLE001 - anything else is a stand-in bug to show
+        except Exception:  # anything else is a stand-in bug: show its trace
             message = f"pulumi-docker test stand-in failed:\n{traceback.format_exc()}"
             context.abort(grpc.StatusCode.UNKNOWN, message)
         raise AssertionError("abort returned")  # pragma: no cover
@@ -248,20 +248,20 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
             )
         return handler
 
-    def GetPluginInfo(self, request: Any, context: Any) -> plugin_pb2.PluginInfo:
+    def GetPluginInfo(self, request: Any, context: Any) -> plugin_pb2.PluginInfo:  # noqa: N802
         """Report the pulumi-docker version the SDK asks for."""
         return plugin_pb2.PluginInfo(version=PLUGIN_VERSION)
 
-    def GetSchema(self, request: Any, context: Any) -> provider_pb2.GetSchemaResponse:
+    def GetSchema(self, request: Any, context: Any) -> provider_pb2.GetSchemaResponse:  # noqa: N802
         """Answer a minimal package schema; the stand-in has no generated SDK."""
         schema = {"name": "docker", "version": PLUGIN_VERSION}
         return provider_pb2.GetSchemaResponse(schema=json.dumps(schema))
 
-    def CheckConfig(self, request: Any, context: Any) -> provider_pb2.CheckResponse:
+    def CheckConfig(self, request: Any, context: Any) -> provider_pb2.CheckResponse:  # noqa: N802
         """Accept any provider configuration as it is."""
         return provider_pb2.CheckResponse(inputs=request.news)
 
-    def DiffConfig(self, request: Any, context: Any) -> provider_pb2.DiffResponse:
+    def DiffConfig(self, request: Any, context: Any) -> provider_pb2.DiffResponse:  # noqa: N802
         """Report a changed provider configuration as an update, never a replace."""
         olds, news = struct_to_dict(request.olds), struct_to_dict(request.news)
         olds.pop("version", None)
@@ -271,7 +271,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
             changes = provider_pb2.DiffResponse.DIFF_SOME
         return provider_pb2.DiffResponse(changes=changes)
 
-    def Configure(self, request: Any, context: Any) -> provider_pb2.ConfigureResponse:
+    def Configure(self, request: Any, context: Any) -> provider_pb2.ConfigureResponse:  # noqa: N802
         """Take the Docker host setting; ask for secrets wrapped and for previews."""
         args = struct_to_dict(request.args)
         host = args.get("host") or request.variables.get("docker:config:host")
@@ -284,7 +284,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         )
 
     @_translated
-    def Check(self, request: Any, context: Any) -> provider_pb2.CheckResponse:
+    def Check(self, request: Any, context: Any) -> provider_pb2.CheckResponse:  # noqa: N802
         """Fill defaults and refuse what the stand-in does not implement."""
         handler = self._handler(request)
         name = request.name or request.urn.rsplit("::", 1)[-1]
@@ -300,7 +300,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         )
 
     @_translated
-    def Diff(self, request: Any, context: Any) -> provider_pb2.DiffResponse:
+    def Diff(self, request: Any, context: Any) -> provider_pb2.DiffResponse:  # noqa: N802
         """Compare stored outputs with new inputs using the resource's field table."""
         handler = self._handler(request)
         olds, news = struct_to_dict(request.olds), struct_to_dict(request.news)
@@ -319,7 +319,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         )
 
     @_translated
-    def Create(self, request: Any, context: Any) -> provider_pb2.CreateResponse:
+    def Create(self, request: Any, context: Any) -> provider_pb2.CreateResponse:  # noqa: N802
         """Create the object, or only predict its outputs in a preview."""
         handler = self._handler(request)
         props = struct_to_dict(request.properties)
@@ -336,7 +336,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         )
 
     @_translated
-    def Read(self, request: Any, context: Any) -> provider_pb2.ReadResponse:
+    def Read(self, request: Any, context: Any) -> provider_pb2.ReadResponse:  # noqa: N802
         """Refresh: report the object gone (empty id) or its outputs."""
         handler = self._handler(request)
         outputs = struct_to_dict(request.properties)
@@ -361,7 +361,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         )
 
     @_translated
-    def Update(self, request: Any, context: Any) -> provider_pb2.UpdateResponse:
+    def Update(self, request: Any, context: Any) -> provider_pb2.UpdateResponse:  # noqa: N802
         """Apply the in-place changes; stored-only fields just enter the outputs."""
         handler = self._handler(request)
         olds, news = struct_to_dict(request.olds), struct_to_dict(request.news)
@@ -374,7 +374,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.UpdateResponse(properties=dict_to_struct(outputs))
 
     @_translated
-    def Delete(self, request: Any, context: Any) -> empty_pb2.Empty:
+    def Delete(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802
         """Remove the object; one already gone counts as removed."""
         handler = self._handler(request)
         outputs = struct_to_dict(request.properties)
@@ -386,7 +386,7 @@ class StandinProvider(provider_pb2_grpc.ResourceProviderServicer):
             self._log.info(request.urn, f"left {display_name(outputs)}: gone or kept")
         return empty_pb2.Empty()
 
-    def Cancel(self, request: Any, context: Any) -> empty_pb2.Empty:
+    def Cancel(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802
         """Stop any health wait in progress."""
         self._cancelled.set()
         return empty_pb2.Empty()

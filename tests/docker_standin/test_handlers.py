@@ -14,6 +14,8 @@ from .network import NetworkHandler
 from .volume import VolumeHandler
 from .wire import UNKNOWN, secret
 
+pytestmark = pytest.mark.unit
+
 CONTAINER = ContainerHandler(threading.Event())
 
 
@@ -145,9 +147,10 @@ def test_autonamed_network_keeps_its_name_and_is_replaced_create_first() -> None
 
     plan = handler.diff(first, {**again, "internal": True})
 
-    assert first["name"].startswith("net-") and first[DEFAULTS_KEY] == ["name"]
+    assert first["name"].startswith("net-")
+    assert first[DEFAULTS_KEY] == ["name"]
     assert again["name"] == first["name"]
-    assert plan.replaces == ["internal"] and not plan.delete_before_replace
+    assert (plan.replaces, plan.delete_before_replace) == (["internal"], False)
 
 
 def test_named_volume_is_replaced_delete_first_on_label_change() -> None:
@@ -157,7 +160,7 @@ def test_named_volume_is_replaced_delete_first_on_label_change() -> None:
 
     plan = handler.diff(olds, {**news, "labels": [{"label": "k", "value": "v"}]})
 
-    assert plan.replaces == ["labels"] and plan.delete_before_replace
+    assert (plan.replaces, plan.delete_before_replace) == (["labels"], True)
 
 
 def test_remote_image_keep_locally_updates_in_place_and_name_replaces() -> None:
@@ -195,7 +198,7 @@ def test_unready_reason_fails_early_only_when_waiting_cannot_help(
 ) -> None:
     found = unready_reason(state)
 
-    if reason is None or reason == "":
-        assert found == reason
+    if reason:
+        assert reason in (found or "")
     else:
-        assert found is not None and reason in found
+        assert found == reason

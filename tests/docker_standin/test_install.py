@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from .install import install, plugin_dir
+
+pytestmark = pytest.mark.unit
 
 
 def test_install_writes_an_executable_where_the_engine_looks(tmp_path: Path) -> None:

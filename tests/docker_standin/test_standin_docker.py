@@ -180,7 +180,8 @@ def test_failed_health_wait_records_the_container_with_logs(
     details = dict(error.trailing_metadata())["grpc-status-details-bin"]
     failed = provider_pb2.ErrorResourceInitFailed()
     status_pb2.Status.FromString(details).details[0].Unpack(failed)
-    assert "probe-failed" in error.details() and "booting-sick" in error.details()
+    assert "probe-failed" in error.details()
+    assert "booting-sick" in error.details()
     assert docker_client.containers.get(failed.id).name == f"{name_prefix}-sick"
     plugin.delete(CONTAINER, failed.id, struct_to_dict(failed.properties))
     with pytest.raises(NotFound):
@@ -195,4 +196,5 @@ def test_missing_image_fails_without_pulling(plugin: Plugin) -> None:
 
     error: Any = caught.value
     assert error.code() is grpc.StatusCode.FAILED_PRECONDITION
-    assert "never pulls" in error.details() and name in error.details()
+    assert "never pulls" in error.details()
+    assert name in error.details()

@@ -225,8 +225,10 @@ def assert_upload_stays_secret(run: EngineRun) -> None:
         if resource["type"] == "docker:index/container:Container"
     ]
     content = web["outputs"]["uploads"][0]["content"]
-    assert stored and not any(PAGE in text for text in stored)
-    assert isinstance(content, dict) and content.get(SIG_KEY) == SECRET_SIG
+    assert stored
+    assert not any(PAGE in text for text in stored)
+    assert isinstance(content, dict)
+    assert content.get(SIG_KEY) == SECRET_SIG
 
 
 def test_program_runs_through_engine_with_pulumi_docker_semantics(
@@ -246,7 +248,8 @@ def test_program_runs_through_engine_with_pulumi_docker_semantics(
     assert non_same(created.summary.resource_changes).get("create", 0) >= 4
     assert (live.health, live.restart) == ("healthy", "unless-stopped")
     assert live.mounts == {"/data": vol}
-    assert list(live.networks) == [net] and "web-alias" in live.networks[net]
+    assert list(live.networks) == [net]
+    assert "web-alias" in live.networks[net]
     with urllib.request.urlopen(f"http://127.0.0.1:{knobs.port}/", timeout=5) as page:
         assert page.read().decode() == PAGE
     assert_upload_stays_secret(run)

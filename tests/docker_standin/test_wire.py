@@ -19,6 +19,8 @@ from .wire import (
     struct_to_dict,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_struct_round_trip_drops_nulls_and_keeps_secret_wrappers() -> None:
     props = {"name": "x", "none": None, "nested": {"a": None, "b": [1, secret("s")]}}
