@@ -34,9 +34,14 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-# JetStream API error codes (nats-server's errors.json) that mean "this field
-# cannot change in place".
-_IMMUTABLE_ERR_CODES = {10012, 10052, 10058}
+# How nats-server words a refused change of a field that cannot change in place;
+# the error codes it uses for them (10012, 10052) also cover other failures.
+_IMMUTABLE_WORDING = (
+    "can not change",
+    "can not be updated",
+    "cannot be updated",
+    "with a different configuration",
+)
 # Seconds one connection attempt may take before the next one starts.
 _ATTEMPT_TIMEOUT = 2.0
 # Seconds between connection attempts while JetStream is starting.
@@ -142,7 +147,7 @@ def _translated(subject: str) -> Iterator[None]:
         yield
     except nats.js.errors.APIError as exc:
         said = f"the server answered {exc.description!r} (err_code {exc.err_code})"
-        if exc.err_code in _IMMUTABLE_ERR_CODES:
+        if any(words in (exc.description or "") for words in _IMMUTABLE_WORDING):
             raise ImmutableChangeError(
                 f"JetStream {subject}: {said}; the change needs the object to be "
                 "replaced, see the stream's allowDataLoss setting."

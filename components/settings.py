@@ -430,17 +430,26 @@ def _stream_settings(reader: _Reader) -> StreamSettings:
     for key, value in (("streamMaxBytes", max_bytes), ("streamMaxMsgs", max_msgs)):
         if value == 0:
             reader.bad(key, value, limit_fix)
+    max_age = reader.duration(
+        "streamMaxAge", "use a duration such as 72h, or 0 to keep messages forever."
+    )
+    duplicate_window = reader.duration(
+        "streamDuplicateWindow", "use a duration such as 2m."
+    )
+    if max_age and duplicate_window > max_age:
+        reader.bad(
+            "streamDuplicateWindow",
+            duplicate_window,
+            f"the server refuses a window longer than streamMaxAge ({max_age:g} s); "
+            "shorten the window or raise streamMaxAge.",
+        )
     return StreamSettings(
         name=name,
         subjects=subjects,
-        max_age=reader.duration(
-            "streamMaxAge", "use a duration such as 72h, or 0 to keep messages forever."
-        ),
+        max_age=max_age,
         max_bytes=max_bytes,
         max_msgs=max_msgs,
-        duplicate_window=reader.duration(
-            "streamDuplicateWindow", "use a duration such as 2m."
-        ),
+        duplicate_window=duplicate_window,
     )
 
 
