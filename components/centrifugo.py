@@ -266,6 +266,8 @@ class Centrifugo(pulumi.ComponentResource):
                 # The consumer must exist: Centrifugo exits at start without it.
                 depends_on=[args.consumer_ready],
                 replace_on_changes=["healthcheck"],
+                # The fixed name cannot be held by two containers at once.
+                delete_before_replace=True,
             ),
         )
 

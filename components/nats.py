@@ -127,7 +127,10 @@ class NatsServer(pulumi.ComponentResource):
             ],
             # pulumi-docker stores a changed health check without applying it.
             opts=pulumi.ResourceOptions(
-                parent=self, replace_on_changes=["healthcheck"]
+                parent=self,
+                replace_on_changes=["healthcheck"],
+                # The fixed name cannot be held by two containers at once.
+                delete_before_replace=True,
             ),
         )
 

@@ -1,0 +1,220 @@
+"""Events reach their user through a real nats-server and a real Centrifugo binary.
+
+The stream and consumer are provisioned by the project's providers, Centrifugo runs
+with the configuration the program generates, tokens come from the token command and
+events from the publish command. Only Docker is left out (the e2e tier has it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bootstrap.provider import ConsumerProvider, StreamProvider
+from components.centrifugo import (
+    CentrifugoSecrets,
+    ConsumerBinding,
+    build_config,
+)
+from components.settings import PersonalNamespaceSettings
+from tests.clients import WebSocketClient, both_transports
+from tests.conftest import (
+    NatsServer,
+    free_port,
+    required_binary,
+    wait_until_ok,
+)
+from tests.stack_config import PROJECT_DIR
+from tools.mint_token import mint_token
+
+pytestmark = pytest.mark.integration
+
+# Generous bound on one delivery; speed is measured by the benchmark, not here.
+DELIVERY_TIMEOUT = 10.0
+SECRETS = CentrifugoSecrets(
+    token_hmac_secret="test-hmac-" + uuid.uuid4().hex,
+    api_key="test-api-" + uuid.uuid4().hex,
+    admin_password="test-admin",
+    admin_secret="test-admin-secret",
+)
+
+
+@dataclass(frozen=True)
+class Centrifugo:
+    sse_url: str
+    websocket_url: str
+    internal_url: str
+
+
+def _config(nats_url: str) -> dict:
+    return build_config(
+        consumer=ConsumerBinding(
+            nats_url=nats_url,
+            stream_name="EVENTS",
+            subjects=("events.>",),
+            durable_name="centrifugo_consumer",
+            deliver_policy="all",
+            max_ack_pending=100,
+        ),
+        personal=PersonalNamespaceSettings(
+            history_size=100, history_ttl=300, presence=False, force_recovery=True
+        ),
+        allowed_origins=("http://localhost:3000",),
+        log_level="info",
+        secrets=SECRETS,
+    )
+
+
+def _provision(nats_url: str) -> None:
+    connection = {"servers": [nats_url], "timeout": 10.0}
+    StreamProvider().create(
+        {
+            "connection": connection,
+            "stream_name": "EVENTS",
+            "subjects": ["events.>"],
+            "storage": "file",
+        }
+    )
+    ConsumerProvider().create(
+        {
+            "connection": connection,
+            "stream_name": "EVENTS",
+            "durable_name": "centrifugo_consumer",
+            "deliver_policy": "all",
+            "ack_policy": "explicit",
+        }
+    )
+
+
+@pytest.fixture
+def centrifugo(nats_server: NatsServer, tmp_path: Path) -> Iterator[Centrifugo]:
+    binary = required_binary("ZKM_CENTRIFUGO_BIN")
+    _provision(nats_server.url)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(_config(nats_server.url)))
+    port, internal = free_port(), free_port()
+    env = {
+        **os.environ,
+        # Free ports instead of the container's fixed 8000 and 9000.
+        "CENTRIFUGO_HTTP_SERVER_PORT": str(port),
+        "CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT": str(internal),
+        "CENTRIFUGO_HTTP_SERVER_ADDRESS": "127.0.0.1",
+        "CENTRIFUGO_HTTP_SERVER_INTERNAL_ADDRESS": "127.0.0.1",
+    }
+    log = (tmp_path / "centrifugo.log").open("w")
+    process = subprocess.Popen(
+        [str(binary), "--config", str(config_file)],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_ok(f"http://127.0.0.1:{internal}/health")
+        yield Centrifugo(
+            sse_url=f"http://127.0.0.1:{port}/connection/uni_sse",
+            websocket_url=f"ws://127.0.0.1:{port}/connection/websocket",
+            internal_url=f"http://127.0.0.1:{internal}",
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def _publish(nats_url: str, user: str, data: dict) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.publish_event", user, "--data", json.dumps(data)],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "ZKM_NATS_URL": nats_url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "stored in stream EVENTS" in result.stdout
+
+
+def _token(user: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.mint_token", user, "--ttl", "300"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "ZKM_TOKEN_HMAC_SECRET": SECRETS.token_hmac_secret},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_generated_config_passes_strict_checkconfig(tmp_path: Path) -> None:
+    binary = required_binary("ZKM_CENTRIFUGO_BIN")
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(_config("nats://nats:4222")))
+
+    result = subprocess.run(
+        [str(binary), "checkconfig", "--strict", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_event_published_for_alice_reaches_alice_only_over_sse_and_websocket(
+    nats_server: NatsServer, centrifugo: Centrifugo
+) -> None:
+    alice_event = {"text": "hello alice", "id": uuid.uuid4().hex}
+    bob_event = {"text": "hello bob", "id": uuid.uuid4().hex}
+
+    with (
+        both_transports(
+            centrifugo.sse_url, centrifugo.websocket_url, _token("alice")
+        ) as alice,
+        both_transports(
+            centrifugo.sse_url, centrifugo.websocket_url, _token("bob")
+        ) as bob,
+    ):
+        _publish(nats_server.url, "alice", alice_event)
+        # The stream delivers in order: once bob has his own later event, alice's
+        # was already handled, so its absence from bob's inbox is final.
+        _publish(nats_server.url, "bob", bob_event)
+        got = {
+            name: client.inbox.wait_for(
+                lambda p, e=event: p.data == e, DELIVERY_TIMEOUT
+            )
+            for name, client, event in (
+                ("alice sse", alice[0], alice_event),
+                ("alice ws", alice[1], alice_event),
+                ("bob sse", bob[0], bob_event),
+                ("bob ws", bob[1], bob_event),
+            )
+        }
+
+    assert all(got.values()), got
+    assert got["alice sse"].channel == "personal:#alice"
+    assert got["alice ws"].channel == "personal:#alice"
+    for client in bob:
+        assert alice_event not in [p.data for p in client.inbox.items()]
+
+
+def test_connection_with_wrongly_signed_token_is_refused(
+    centrifugo: Centrifugo,
+) -> None:
+    forged = mint_token("not-the-stack-secret", "alice", 300)
+
+    with pytest.raises(ConnectionError):
+        WebSocketClient(centrifugo.websocket_url, forged).__enter__()
