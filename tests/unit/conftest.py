@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(autouse=True, scope="module")
 def event_loop_for_pulumi() -> Iterator[None]:
-    """Gives Pulumi's mocks a loop even after another test's `asyncio.run` closed one."""
+    """Gives Pulumi's mocks a loop, also after another test's `asyncio.run`."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     yield
