@@ -7,7 +7,9 @@
 #   4. the Pulumi CLI, built from the Go module proxy, with the dynamic-provider shim;
 #   5. two local images, FROM scratch: zkm-test/nats:2.15.1, zkm-test/centrifugo:v6.9.1,
 #      each run once after a rebuild to see its health URL answer;
-#   6. build/test-env.sh, the paths above as `export` lines: `source` it before pytest.
+#   6. actionlint, built from the Go module proxy, and Debian's shellcheck, which
+#      actionlint runs on the workflows' `run:` scripts;
+#   7. build/test-env.sh, the paths above as `export` lines: `source` it before pytest.
 #
 # Usage:   tests/env/prepare.sh
 # Inputs:  ZKM_CACHE_DIR  built binaries and logs (default ~/.cache/zk-messenger)
@@ -25,6 +27,9 @@ cache=${ZKM_CACHE_DIR:-$HOME/.cache/zk-messenger}
 venv=${ZKM_VENV:-$repo/.venv}
 
 CENTRIFUGO_VERSION=6.9.1
+# The newest release the Go module proxy serves (`go list -m -versions
+# github.com/rhysd/actionlint`).
+ACTIONLINT_VERSION=v1.7.12
 # The Python SDK is 3.272.0, but the module proxy refuses pkg/v3 at 3.271.0 to
 # 3.273.0 (403). The Automation API accepts any newer CLI, so this is the nearest
 # release the proxy serves.
@@ -309,7 +314,45 @@ ensure_images() {
     fi
 }
 
-# --- 6. Environment file -----------------------------------------------------------
+# --- 6. actionlint and shellcheck --------------------------------------------------
+
+actionlint_is_wanted() {
+    [[ $("$actionlint_bin" -version | head -n 1) == "$ACTIONLINT_VERSION" ]]
+}
+
+ensure_actionlint() {
+    # actionlint checks `run:` scripts only when it finds shellcheck; without it the
+    # workflow test would pass while linting less, so install it.
+    local t0 dir=$cache/actionlint/$ACTIONLINT_VERSION
+    shellcheck_bin=$(command -v shellcheck || true)
+    if [[ -z $shellcheck_bin ]]; then
+        t0=$(date +%s)
+        apt_install shellcheck
+        shellcheck_bin=$(command -v shellcheck)
+        say "apt: installed shellcheck in $(since "$t0")"
+    fi
+    say "shellcheck: $("$shellcheck_bin" --version | sed -n 's/^version: //p')" \
+        "from $shellcheck_bin"
+
+    actionlint_bin=$dir/actionlint
+    if [[ -x $actionlint_bin ]] && actionlint_is_wanted; then
+        say "actionlint: $ACTIONLINT_VERSION already built at $actionlint_bin"
+        return
+    fi
+
+    require_go
+    say "actionlint: building $ACTIONLINT_VERSION"
+    t0=$(date +%s)
+    # Installed at a version, the binary reports that version with no ldflags.
+    logged "$cache/go-actionlint.log" env CGO_ENABLED=0 GOBIN="$dir" \
+        go install -trimpath \
+        "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+    actionlint_is_wanted ||
+        die "$actionlint_bin does not report version $ACTIONLINT_VERSION"
+    say "actionlint: built $ACTIONLINT_VERSION in $(since "$t0")"
+}
+
+# --- 7. Environment file -----------------------------------------------------------
 
 write_env_file() {
     local file=$repo/build/test-env.sh
@@ -320,6 +363,8 @@ export ZKM_CACHE_DIR=$(printf %q "$cache")
 export ZKM_PULUMI_DIR=$(printf %q "$pulumi_dir")
 export ZKM_CENTRIFUGO_BIN=$(printf %q "$centrifugo_bin")
 export ZKM_NATS_SERVER_BIN=$(printf %q "$nats_bin")
+export ZKM_ACTIONLINT_BIN=$(printf %q "$actionlint_bin")
+export ZKM_SHELLCHECK_BIN=$(printf %q "$shellcheck_bin")
 export ZKM_NATS_IMAGE=$NATS_IMAGE
 export ZKM_CENTRIFUGO_IMAGE=$CENTRIFUGO_IMAGE
 EOF
@@ -335,6 +380,7 @@ main() {
     ensure_centrifugo
     ensure_pulumi
     ensure_images
+    ensure_actionlint
     write_env_file
     say "ready in $(since "$t0")"
 }
