@@ -1,6 +1,7 @@
 """JetStream provisioning: Pulumi dynamic resources for streams and consumers."""
 
 from bootstrap.errors import (
+    DataLossError,
     ImmutableChangeError,
     JetStreamRequestError,
     NatsUnavailableError,
@@ -18,6 +19,7 @@ __all__ = [
     "ConnectionArgs",
     "Consumer",
     "ConsumerArgs",
+    "DataLossError",
     "ImmutableChangeError",
     "JetStreamRequestError",
     "NatsUnavailableError",

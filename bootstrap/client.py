@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -52,24 +53,55 @@ _REQUEST_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Connection:
-    """Where and how long to look for JetStream.
+    """Where and how long to look for JetStream, and how to authenticate.
 
     Attributes:
-        servers: NATS server URLs, tried in turn.
+        servers: NATS URLs, tried in turn.
         timeout: Seconds to keep trying before giving up.
+        user: User name, with `password`.
+        password: Password of `user`.
+        token: Authentication token, instead of a user.
+        credentials_file: Path of a `.creds` file (JWT and NKey seed).
+        tls_ca_file: CA bundle to verify the server with; turns TLS on.
+        tls_cert_file: Client certificate, for servers that verify clients.
+        tls_key_file: Key of the client certificate.
     """
 
     servers: tuple[str, ...]
     timeout: float
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    credentials_file: str | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> Connection:
         """Reads the `connection` input of a stream or consumer resource."""
-        connection = props["connection"]
+        connection = dict(props["connection"])
         return cls(
-            servers=tuple(connection["servers"]),
-            timeout=float(connection["timeout"]),
+            servers=tuple(connection.pop("servers")),
+            timeout=float(connection.pop("timeout")),
+            **{k: v for k, v in connection.items() if v},
         )
+
+    def options(self) -> dict[str, Any]:
+        """Returns the authentication and TLS options of `nats.connect`."""
+        options: dict[str, Any] = {}
+        if self.user:
+            options["user"], options["password"] = self.user, self.password
+        if self.token:
+            options["token"] = self.token
+        if self.credentials_file:
+            options["user_credentials"] = self.credentials_file
+        if self.tls_ca_file or self.tls_cert_file:
+            context = ssl.create_default_context(cafile=self.tls_ca_file)
+            if self.tls_cert_file:
+                context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+            options["tls"] = context
+        return options
 
     def describe(self) -> str:
         """Returns the server list without any credentials a URL may carry."""
@@ -240,6 +272,7 @@ async def _open(
         max_reconnect_attempts=1,
         reconnect_time_wait=_RETRY_PAUSE,
         error_cb=error_cb,
+        **connection.options(),
     )
 
 

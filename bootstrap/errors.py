@@ -20,3 +20,7 @@ class ImmutableChangeError(ProvisioningError):
 
 class JetStreamRequestError(ProvisioningError):
     """The server refused a JetStream API request."""
+
+
+class DataLossError(ProvisioningError):
+    """A change would delete stored messages and the stack does not allow it."""

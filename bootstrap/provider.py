@@ -1,10 +1,17 @@
-"""Dynamic providers that converge a JetStream stream and a durable consumer.
+"""Dynamic providers that converge JetStream streams and durable consumers.
 
 Both providers follow one rule: compare only what the stack declares, write only
-when something differs, and never destroy stored messages on their own. An object
-that already exists is adopted: identical means no write, a mutable difference is
-updated read-modify-write (so live settings the stack leaves out survive), and an
-immutable difference is refused with a message saying what to do.
+when something differs, and never destroy stored messages unless the stack allows
+it. An object that already exists is adopted: identical means no write, a mutable
+difference is updated read-modify-write (so live settings the stack leaves out
+survive), and a difference the server cannot apply in place needs a replacement.
+
+A stream is replaced inside `create` (the engine creates the replacement before it
+deletes the old resource), where the data-loss guard can look at the live stream:
+a stream holding messages is only replaced when `allow_data_loss` is set. `delete`
+then finds a stream that no longer matches the old resource and leaves it alone.
+Consumers are replaced delete-first; a replaced stream replaces its consumers too,
+through the stream's `uid` output.
 
 The providers hold no state (each call opens its own connection), so Pulumi can
 pickle them into the stack's state.
@@ -14,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.js import api
 from pulumi.dynamic import (
@@ -31,14 +39,23 @@ from pulumi.dynamic import (
 
 from bootstrap import client, spec
 from bootstrap.client import Connection, JetStream
-from bootstrap.errors import ImmutableChangeError
+from bootstrap.errors import DataLossError, ImmutableChangeError
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 # Names the server accepts for streams and durables: no spaces, dots or wildcards.
 _NAME = re.compile(r"^[^\s.*>/\\]{1,255}$")
-# Inputs that say how to reach the server rather than what to build there.
-_NOT_DECLARED = ("connection",)
+# Inputs that steer the provider rather than declare what to build on the server.
+_NOT_DECLARED = ("connection", "allow_data_loss")
+_STREAM_IDENTITY = ("stream_name",)
+# A consumer lives inside one stream: a new stream (new uid) needs a new consumer.
+_CONSUMER_IDENTITY = ("stream_name", "durable_name", "stream_uid")
+_ALLOW_HINT = (
+    "set the stream's allowDataLoss setting to true (`pulumi config set "
+    "streamAllowDataLoss true` for the events stream) and run `pulumi up` again"
+)
 
 
 def _failures_for_name(props: Mapping[str, Any], key: str) -> list[CheckFailure]:
@@ -70,23 +87,16 @@ def _failures_for_fields(
     return failures
 
 
-def _replaced_fields(
-    fields: Mapping[str, spec.Field],
-    identity: tuple[str, ...],
-    olds: Mapping[str, Any],
-    news: Mapping[str, Any],
-) -> list[str]:
-    """Returns the fields whose change the server cannot apply in place."""
-    replaces = [key for key in identity if olds.get(key) != news.get(key)]
-    old_values = spec.declared(fields, olds)
-    for name, value in spec.declared(fields, news).items():
-        if fields[name].immutable and old_values.get(name, value) != value:
-            replaces.append(name)
-    if spec.retention_change_forces_replace(
-        olds.get("retention"), news.get("retention")
+def immutable_differences(
+    fields: Mapping[str, spec.Field], found: Mapping[str, tuple[Any, Any]]
+) -> dict[str, tuple[Any, Any]]:
+    """Returns the differences the server refuses to apply in place."""
+    immutable = {name: pair for name, pair in found.items() if fields[name].immutable}
+    if "retention" in found and spec.retention_change_forces_replace(
+        *found["retention"]
     ):
-        replaces.append("retention")
-    return replaces
+        immutable["retention"] = found["retention"]
+    return immutable
 
 
 def _diff(
@@ -94,40 +104,32 @@ def _diff(
     identity: tuple[str, ...],
     olds: Mapping[str, Any],
     news: Mapping[str, Any],
+    delete_before_replace: bool,
 ) -> DiffResult:
-    wanted = spec.declared(fields, news)
-    changed = bool(spec.differences(fields, wanted, spec.declared(fields, olds)))
-    changed = changed or any(olds.get(key) != news.get(key) for key in identity)
-    changed = changed or any(olds.get(key) != news.get(key) for key in _NOT_DECLARED)
-    replaces = _replaced_fields(fields, identity, olds, news)
+    found = spec.differences(
+        fields, spec.declared(fields, news), spec.declared(fields, olds)
+    )
+    replaces = [key for key in identity if olds.get(key) != news.get(key)]
+    replaces += sorted(immutable_differences(fields, found))
+    changed = bool(found) or any(olds.get(k) != news.get(k) for k in _NOT_DECLARED)
     return DiffResult(
         changes=changed or bool(replaces),
         replaces=replaces,
-        # Two objects of one name cannot exist side by side in JetStream.
-        delete_before_replace=True,
+        delete_before_replace=delete_before_replace,
     )
 
 
-def _refuse_immutable(
-    what: str,
-    fields: Mapping[str, spec.Field],
-    found: Mapping[str, tuple[Any, Any]],
-) -> None:
-    immutable = {name: pair for name, pair in found.items() if fields[name].immutable}
-    if "retention" in found and spec.retention_change_forces_replace(
-        *found["retention"]
-    ):
-        immutable["retention"] = found["retention"]
-    if not immutable:
-        return
-    detail = "; ".join(
+def _run(
+    props: Mapping[str, Any], action: Callable[[JetStream, Any], Awaitable[T]]
+) -> T:
+    """Runs `action(js, props)` on a connection made from `props`."""
+    return client.run(Connection.from_props(props), lambda js: action(js, props))
+
+
+def _describe(found: Mapping[str, tuple[Any, Any]]) -> str:
+    return "; ".join(
         f"{name} is {live!r} but the stack declares {wanted!r}"
-        for name, (live, wanted) in immutable.items()
-    )
-    raise ImmutableChangeError(
-        f"{what} already exists and differs in fields the server cannot change in "
-        f"place: {detail}. Declare the live values in the stack, or delete the "
-        "object by hand if its messages may go, then run `pulumi up` again."
+        for name, (live, wanted) in found.items()
     )
 
 
@@ -143,7 +145,7 @@ def _live_outputs(
 
 
 class StreamProvider(ResourceProvider):
-    """Creates, adopts, updates and deletes one JetStream stream."""
+    """Creates, adopts, updates, replaces and deletes one JetStream stream."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = _failures_for_name(news, "stream_name")
@@ -154,18 +156,23 @@ class StreamProvider(ResourceProvider):
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return _diff(spec.STREAM_FIELDS, ("stream_name",), olds, news)
+        result = _diff(spec.STREAM_FIELDS, _STREAM_IDENTITY, olds, news, False)
+        if olds.get("stream_name") != news.get("stream_name"):
+            # The old stream goes when the resource is renamed; guard it here,
+            # since its `delete` cannot tell a rename from a destroy.
+            _guard_rename(olds, news)
+        return result
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         name = props["stream_name"]
-        client.run(Connection.from_props(props), lambda js: _converge_stream(js, props))
-        return CreateResult(name, dict(props))
+        _run(props, _converge_stream)
+        return CreateResult(name, {**props, "uid": uuid.uuid4().hex})
 
     def update(
-        self, _id: str, _olds: dict[str, Any], news: dict[str, Any]
+        self, _id: str, olds: dict[str, Any], news: dict[str, Any]
     ) -> UpdateResult:
-        client.run(Connection.from_props(news), lambda js: _converge_stream(js, news))
-        return UpdateResult(dict(news))
+        _run(news, _converge_stream)
+        return UpdateResult({**news, "uid": olds.get("uid")})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         async def look(js: JetStream) -> api.StreamInfo | None:
@@ -178,11 +185,24 @@ class StreamProvider(ResourceProvider):
         return ReadResult(id_, _live_outputs(spec.STREAM_FIELDS, props, info.config))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        async def remove(js: JetStream) -> bool:
-            return await js.delete_stream(props["stream_name"])
+        _run(props, _delete_stream)
 
-        if client.run(Connection.from_props(props), remove):
-            log.info("deleted stream %r", props["stream_name"])
+
+def _guard_rename(olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
+    if news.get("allow_data_loss") or not isinstance(news.get("stream_name"), str):
+        return
+
+    async def count(js: JetStream) -> int:
+        info = await js.stream(olds["stream_name"])
+        return info.state.messages if info is not None else 0
+
+    messages = client.run(Connection.from_props(olds), count)
+    if messages:
+        raise DataLossError(
+            f"Renaming stream {olds['stream_name']!r} to {news['stream_name']!r} "
+            f"replaces it, and the old stream's {messages} message(s) would be "
+            f"deleted. To allow it, {_ALLOW_HINT}; or keep the old name."
+        )
 
 
 async def _converge_stream(js: JetStream, props: Mapping[str, Any]) -> None:
@@ -201,12 +221,60 @@ async def _converge_stream(js: JetStream, props: Mapping[str, Any]) -> None:
     if not found:
         log.info("stream %r unchanged", name)
         return
-    _refuse_immutable(f"Stream {name!r}", spec.STREAM_FIELDS, found)
 
+    immutable = immutable_differences(spec.STREAM_FIELDS, found)
+    if immutable:
+        await _replace_stream(js, info, props, immutable)
+        return
     # Send the whole live config back with the declared fields changed: the server
     # resets every field an update leaves out.
     await js.update_stream(info.config.evolve(**settings))
     log.info("updated stream %r: %s", name, ", ".join(sorted(found)))
+
+
+async def _replace_stream(
+    js: JetStream,
+    info: api.StreamInfo,
+    props: Mapping[str, Any],
+    immutable: Mapping[str, tuple[Any, Any]],
+) -> None:
+    """Deletes and re-creates a stream whose changed fields cannot change in place."""
+    name = props["stream_name"]
+    messages = info.state.messages
+    if messages and not props.get("allow_data_loss"):
+        raise DataLossError(
+            f"Stream {name!r} must be replaced because {_describe(immutable)}, and "
+            f"the server cannot change that in place; replacing it deletes the "
+            f"{messages} message(s) it holds. To allow it, {_ALLOW_HINT}; or "
+            "declare the live value to keep the stream as it is."
+        )
+    await js.delete_stream(name)
+    await js.add_stream(
+        api.StreamConfig(name=name, **spec.for_nats(spec.STREAM_FIELDS, props))
+    )
+    log.warning(
+        "replaced stream %r (%s), deleting %d message(s)",
+        name,
+        ", ".join(sorted(immutable)),
+        messages,
+    )
+
+
+async def _delete_stream(js: JetStream, props: Mapping[str, Any]) -> None:
+    name = props["stream_name"]
+    info = await js.stream(name)
+    if info is None:
+        return
+    live = spec.live_values(spec.STREAM_FIELDS, info.config)
+    found = spec.differences(
+        spec.STREAM_FIELDS, spec.declared(spec.STREAM_FIELDS, props), live
+    )
+    if immutable_differences(spec.STREAM_FIELDS, found):
+        # The stream of this name is the replacement made by `create`.
+        log.info("stream %r was replaced; keeping the replacement", name)
+        return
+    await js.delete_stream(name)
+    log.info("deleted stream %r", name)
 
 
 class ConsumerProvider(ResourceProvider):
@@ -219,19 +287,17 @@ class ConsumerProvider(ResourceProvider):
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        identity = ("stream_name", "durable_name")
-        return _diff(spec.CONSUMER_FIELDS, identity, olds, news)
+        # Two durables of one name cannot exist side by side: delete first.
+        return _diff(spec.CONSUMER_FIELDS, _CONSUMER_IDENTITY, olds, news, True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        client.run(
-            Connection.from_props(props), lambda js: _converge_consumer(js, props)
-        )
+        _run(props, _converge_consumer)
         return CreateResult(_consumer_id(props), dict(props))
 
     def update(
         self, _id: str, _olds: dict[str, Any], news: dict[str, Any]
     ) -> UpdateResult:
-        client.run(Connection.from_props(news), lambda js: _converge_consumer(js, news))
+        _run(news, _converge_consumer)
         return UpdateResult(dict(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -274,7 +340,15 @@ async def _converge_consumer(js: JetStream, props: Mapping[str, Any]) -> None:
     if not found:
         log.info("consumer %r unchanged", _consumer_id(props))
         return
-    _refuse_immutable(f"Consumer {_consumer_id(props)!r}", spec.CONSUMER_FIELDS, found)
+    immutable = immutable_differences(spec.CONSUMER_FIELDS, found)
+    if immutable:
+        raise ImmutableChangeError(
+            f"Consumer {_consumer_id(props)!r} already exists and differs in fields "
+            f"the server cannot change in place: {_describe(immutable)}. Declare "
+            "the live values, or delete the consumer by hand (its delivery position "
+            "is lost; with deliver policy `all` the stored messages are delivered "
+            "again), then run `pulumi up` again."
+        )
 
     await js.put_consumer(stream, info.config.evolve(**settings))
     log.info("updated consumer %r: %s", _consumer_id(props), ", ".join(sorted(found)))

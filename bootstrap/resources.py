@@ -18,15 +18,29 @@ from bootstrap.provider import ConsumerProvider, StreamProvider
 
 @dataclass(frozen=True)
 class ConnectionArgs:
-    """How provisioning reaches JetStream.
+    """How provisioning reaches JetStream; credentials are kept secret in the state.
 
     Attributes:
         servers: NATS URLs as seen from the machine running Pulumi.
         timeout: Seconds to wait for JetStream to answer before failing.
+        user: User name, with `password`.
+        password: Password of `user`.
+        token: Authentication token, instead of a user.
+        credentials_file: Path of a `.creds` file.
+        tls_ca_file: CA bundle to verify the server with; turns TLS on.
+        tls_cert_file: Client certificate.
+        tls_key_file: Key of the client certificate.
     """
 
     servers: pulumi.Input[list[str]]
     timeout: float = 60.0
+    user: pulumi.Input[str] | None = None
+    password: pulumi.Input[str] | None = None
+    token: pulumi.Input[str] | None = None
+    credentials_file: str | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,8 @@ class StreamArgs:
     connection: ConnectionArgs
     stream_name: str
     subjects: list[str]
+    allow_data_loss: bool = False
+    keep_on_destroy: bool = False
     storage: str = "file"
     retention: str | None = "limits"
     discard: str | None = None
@@ -54,6 +70,7 @@ class ConsumerArgs:
 
     connection: ConnectionArgs
     stream_name: pulumi.Input[str]
+    stream_uid: pulumi.Input[str]
     durable_name: str
     deliver_policy: str = "all"
     ack_policy: str = "explicit"
@@ -73,16 +90,24 @@ def _shallow(args: Any) -> dict[str, Any]:
 
 def _props(args: StreamArgs | ConsumerArgs) -> dict[str, Any]:
     props = _shallow(args)
-    props["connection"] = _shallow(args.connection)
+    # Secret as a whole: it may carry a password or a token.
+    props["connection"] = pulumi.Output.secret(_shallow(args.connection))
+    # Pulumi's own option, not something the server sees.
+    props.pop("keep_on_destroy", None)
     return props
 
 
 class Stream(Resource, module="jetstream", name="Stream"):
-    """A JetStream stream, adopted when it already exists."""
+    """A JetStream stream, adopted when it already exists.
+
+    `uid` changes only when the stream is created or replaced, so consumers that
+    take it as an input are replaced with their stream.
+    """
 
     stream_name: pulumi.Output[str]
     subjects: pulumi.Output[list[str]]
     storage: pulumi.Output[str]
+    uid: pulumi.Output[str]
 
     def __init__(
         self,
@@ -90,7 +115,11 @@ class Stream(Resource, module="jetstream", name="Stream"):
         args: StreamArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(StreamProvider(), resource_name, _props(args), opts)
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(retain_on_delete=args.keep_on_destroy)
+        )
+        props = {**_props(args), "uid": None}
+        super().__init__(StreamProvider(), resource_name, props, opts)
 
 
 class Consumer(Resource, module="jetstream", name="Consumer"):

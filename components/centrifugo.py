@@ -10,7 +10,7 @@ the stack is the consumer's one owner.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ class ConsumerBinding:
         durable_name: The durable consumer, which must already exist.
         deliver_policy: The durable's deliver policy.
         max_ack_pending: The durable's max ack pending.
+        nats_user: NATS user Centrifugo authenticates as.
     """
 
     nats_url: str
@@ -49,6 +50,7 @@ class ConsumerBinding:
     durable_name: str
     deliver_policy: str
     max_ack_pending: int
+    nats_user: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class CentrifugoSecrets:
     api_key: str
     admin_password: str
     admin_secret: str
+    nats_password: str
 
 
 def _duration(seconds: float) -> str:
@@ -122,6 +125,8 @@ def build_config(
                 "type": "nats_jetstream",
                 "nats_jetstream": {
                     "url": consumer.nats_url,
+                    "username": consumer.nats_user,
+                    "password": secrets.nats_password,
                     "stream_name": consumer.stream_name,
                     "subjects": list(consumer.subjects),
                     "durable_consumer_name": consumer.durable_name,
@@ -147,7 +152,8 @@ class CentrifugoArgs:
         port: Host port of the WebSocket and SSE endpoints.
         internal_port: Host port of the API, admin UI, metrics and health.
         consumer: The JetStream consumer to read events from.
-        consumer_ready: The provisioned consumer; Centrifugo starts after it exists.
+        start_after: The provisioned consumer and the NATS container;
+            Centrifugo starts after they exist.
         personal: Options of the `personal` namespace.
         allowed_origins: Browser origins accepted.
         log_level: Centrifugo log level.
@@ -155,6 +161,7 @@ class CentrifugoArgs:
         api_key: Key of the HTTP API.
         admin_password: Password of the admin web UI.
         admin_secret: Key signing admin UI sessions.
+        nats_password: Password of Centrifugo's NATS user.
         labels: Docker labels put on the container.
     """
 
@@ -165,7 +172,7 @@ class CentrifugoArgs:
     port: int
     internal_port: int
     consumer: ConsumerBinding
-    consumer_ready: pulumi.Resource
+    start_after: Sequence[pulumi.Resource]
     personal: PersonalNamespaceSettings
     allowed_origins: tuple[str, ...]
     log_level: str
@@ -173,6 +180,7 @@ class CentrifugoArgs:
     api_key: pulumi.Output[str]
     admin_password: pulumi.Output[str]
     admin_secret: pulumi.Output[str]
+    nats_password: pulumi.Output[str]
     labels: Mapping[str, str]
 
 
@@ -193,7 +201,11 @@ class Centrifugo(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
 
         config = pulumi.Output.all(
-            args.token_hmac_secret, args.api_key, args.admin_password, args.admin_secret
+            args.token_hmac_secret,
+            args.api_key,
+            args.admin_password,
+            args.admin_secret,
+            args.nats_password,
         ).apply(
             lambda values: json.dumps(
                 build_config(
@@ -264,7 +276,7 @@ class Centrifugo(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # The consumer must exist: Centrifugo exits at start without it.
-                depends_on=[args.consumer_ready],
+                depends_on=list(args.start_after),
                 replace_on_changes=["healthcheck"],
                 # The fixed name cannot be held by two containers at once.
                 delete_before_replace=True,

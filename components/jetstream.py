@@ -1,4 +1,4 @@
-"""The events stream and Centrifugo's durable consumer, provisioned in JetStream."""
+"""A JetStream stream and its durable consumers, provisioned from stack settings."""
 
 from __future__ import annotations
 
@@ -7,78 +7,85 @@ from dataclasses import dataclass
 import pulumi
 
 from bootstrap import ConnectionArgs, Consumer, ConsumerArgs, Stream, StreamArgs
-from components.settings import ConsumerSettings, StreamSettings
+from components.settings import StreamSettings
 
 
 @dataclass(frozen=True)
-class EventStreamArgs:
+class StreamWithConsumersArgs:
     """What to provision and where.
 
     Attributes:
-        servers: NATS URLs reachable from the machine running Pulumi.
-        timeout: Seconds to wait for JetStream before failing.
-        stream: The stream's settings.
-        consumer: The durable consumer's settings.
-        nats: The resource serving NATS; provisioning starts after it is healthy.
+        connection: How to reach JetStream from the machine running Pulumi.
+        stream: The stream and its consumers.
+        nats: The resource serving NATS, if it is running; provisioning starts
+            after it is healthy.
     """
 
-    servers: list[str]
-    timeout: float
+    connection: ConnectionArgs
     stream: StreamSettings
-    consumer: ConsumerSettings
-    nats: pulumi.Resource
+    nats: pulumi.Resource | None
 
 
-class EventStream(pulumi.ComponentResource):
-    """A file-backed stream of events and one durable pull consumer on it."""
+class StreamWithConsumers(pulumi.ComponentResource):
+    """One stream and each of its durable pull consumers."""
 
-    TYPE = "zk-messenger:index:EventStream"
+    TYPE = "zk-messenger:index:StreamWithConsumers"
 
     stream: Stream
-    consumer: Consumer
+    consumers: dict[str, Consumer]
 
     def __init__(
         self,
         name: str,
-        args: EventStreamArgs,
+        args: StreamWithConsumersArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
-        connection = ConnectionArgs(servers=args.servers, timeout=args.timeout)
+        connection = args.connection
+        settings = args.stream
 
         self.stream = Stream(
             f"{name}-stream",
             StreamArgs(
                 connection=connection,
-                stream_name=args.stream.name,
-                subjects=list(args.stream.subjects),
-                storage="file",
-                retention="limits",
-                max_age=args.stream.max_age,
-                max_bytes=args.stream.max_bytes,
-                max_msgs=args.stream.max_msgs,
-                duplicate_window=args.stream.duplicate_window,
+                stream_name=settings.name,
+                subjects=list(settings.subjects),
+                allow_data_loss=settings.allow_data_loss,
+                keep_on_destroy=settings.keep_on_destroy,
+                storage=settings.storage.value,
+                retention=settings.retention.value,
+                description=settings.description or None,
+                max_age=settings.max_age,
+                max_bytes=settings.max_bytes,
+                max_msgs=settings.max_msgs,
+                duplicate_window=settings.duplicate_window,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.nats]),
-        )
-        self.consumer = Consumer(
-            f"{name}-consumer",
-            ConsumerArgs(
-                connection=connection,
-                stream_name=self.stream.stream_name,
-                durable_name=args.consumer.name,
-                deliver_policy=args.consumer.deliver_policy.value,
-                # Centrifugo requires a pull consumer with explicit acks.
-                ack_policy="explicit",
-                ack_wait=args.consumer.ack_wait,
-                max_deliver=args.consumer.max_deliver,
-                max_ack_pending=args.consumer.max_ack_pending,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[args.nats] if args.nats else []
             ),
-            opts=pulumi.ResourceOptions(parent=self),
         )
+        self.consumers = {
+            consumer.name: Consumer(
+                f"{name}-consumer-{consumer.name}",
+                ConsumerArgs(
+                    connection=connection,
+                    stream_name=self.stream.stream_name,
+                    stream_uid=self.stream.uid,
+                    durable_name=consumer.name,
+                    deliver_policy=consumer.deliver_policy.value,
+                    # Centrifugo requires a pull consumer with explicit acks.
+                    ack_policy="explicit",
+                    ack_wait=consumer.ack_wait,
+                    max_deliver=consumer.max_deliver,
+                    max_ack_pending=consumer.max_ack_pending,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for consumer in settings.consumers
+        }
         self.register_outputs(
             {
                 "stream_name": self.stream.stream_name,
-                "consumer_name": self.consumer.durable_name,
+                "consumer_names": list(self.consumers),
             }
         )

@@ -1,8 +1,15 @@
-"""NATS with JetStream in one container, its file store on a named volume."""
+"""NATS with JetStream in one container, its file store on a named volume.
+
+The server's configuration is generated here and uploaded into the container before
+it starts. Clients must authenticate, each role with its own generated password and
+only the permissions it needs: `admin` manages JetStream (provisioning), `publisher`
+publishes events, and `centrifugo` reads from its durable consumers only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -13,8 +20,91 @@ CLIENT_PORT = 4222
 MONITOR_PORT = 8222
 # Where the file store lives inside the container.
 STORE_DIR = "/data"
+CONFIG_PATH = "/nats-server.conf"
 # The name other containers on the stack's network use to reach NATS.
 NETWORK_ALIAS = "nats"
+ADMIN_USER = "admin"
+PUBLISHER_USER = "publisher"
+CENTRIFUGO_USER = "centrifugo"
+# Replies to requests (JetStream API answers, publish acks, pulled messages) come
+# back on inbox subjects.
+_INBOX = "_INBOX.>"
+
+
+@dataclass(frozen=True)
+class Durable:
+    """A durable consumer Centrifugo may read from.
+
+    Attributes:
+        stream: The stream's name.
+        name: The durable's name.
+    """
+
+    stream: str
+    name: str
+
+
+@dataclass(frozen=True)
+class NatsPasswords:
+    """Plain passwords of the three NATS users, as they go into the config file."""
+
+    admin: str
+    publisher: str
+    centrifugo: str
+
+
+def centrifugo_permissions(durables: Sequence[Durable]) -> dict[str, list[str]]:
+    """Returns what Centrifugo may do: look up, pull from and ack its durables."""
+    publish = ["$JS.API.INFO"]
+    for durable in durables:
+        publish += [
+            f"$JS.API.STREAM.INFO.{durable.stream}",
+            f"$JS.API.CONSUMER.INFO.{durable.stream}.{durable.name}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{durable.stream}.{durable.name}",
+            f"$JS.ACK.{durable.stream}.{durable.name}.>",
+        ]
+    return {"publish": publish, "subscribe": [_INBOX]}
+
+
+def build_config(
+    *,
+    server_name: str,
+    passwords: NatsPasswords,
+    event_subjects: Sequence[str],
+    durables: Sequence[Durable],
+) -> dict[str, object]:
+    """Returns nats-server's configuration (JSON, which nats-server reads as is)."""
+    return {
+        "server_name": server_name,
+        "port": CLIENT_PORT,
+        "http_port": MONITOR_PORT,
+        "jetstream": {"store_dir": STORE_DIR},
+        "authorization": {
+            "users": [
+                {
+                    "user": ADMIN_USER,
+                    "password": passwords.admin,
+                    "permissions": {
+                        "publish": ["$JS.API.>"],
+                        "subscribe": [_INBOX],
+                    },
+                },
+                {
+                    "user": PUBLISHER_USER,
+                    "password": passwords.publisher,
+                    "permissions": {
+                        "publish": list(event_subjects),
+                        "subscribe": [_INBOX],
+                    },
+                },
+                {
+                    "user": CENTRIFUGO_USER,
+                    "password": passwords.centrifugo,
+                    "permissions": centrifugo_permissions(durables),
+                },
+            ]
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -24,18 +114,30 @@ class NatsServerArgs:
     Attributes:
         image: Image reference; it must run `nats-server` given only flags and
             provide `wget` for the health check (the official `-alpine` images do).
+        running: Whether the container exists; the volume is kept either way.
         network_name: Docker network to join.
         bind_address: Host address both published ports listen on.
         client_port: Host port of the client listener.
         monitor_port: Host port of HTTP monitoring.
+        event_subjects: Subjects the publisher user may publish to.
+        durables: Durable consumers the centrifugo user may read.
+        admin_password: Password of the `admin` user.
+        publisher_password: Password of the `publisher` user.
+        centrifugo_password: Password of the `centrifugo` user.
         labels: Docker labels put on the container and the volume.
     """
 
     image: str
+    running: bool
     network_name: pulumi.Input[str]
     bind_address: str
     client_port: int
     monitor_port: int
+    event_subjects: Sequence[str]
+    durables: Sequence[Durable]
+    admin_password: pulumi.Output[str]
+    publisher_password: pulumi.Output[str]
+    centrifugo_password: pulumi.Output[str]
     labels: Mapping[str, str]
 
 
@@ -44,10 +146,10 @@ class NatsServer(pulumi.ComponentResource):
 
     TYPE = "zk-messenger:index:NatsServer"
 
-    container_name: pulumi.Output[str]
+    container_name: pulumi.Output[str] | None
     volume_name: pulumi.Output[str]
     internal_url: str
-    container: docker.Container
+    container: docker.Container | None
 
     def __init__(
         self,
@@ -64,23 +166,48 @@ class NatsServer(pulumi.ComponentResource):
             labels=[
                 docker.VolumeLabelArgs(label=k, value=v) for k, v in args.labels.items()
             ],
+            # The store outlives containers: stopping the services keeps it.
             opts=child,
         )
-        image = docker.RemoteImage(
-            f"{name}-image", name=args.image, keep_locally=True, opts=child
+        self.volume_name = volume.name
+        self.internal_url = f"nats://{NETWORK_ALIAS}:{CLIENT_PORT}"
+        self.container = self._container(name, args, volume) if args.running else None
+        self.container_name = self.container.name if self.container else None
+        self.register_outputs(
+            {"container_name": self.container_name, "volume_name": self.volume_name}
         )
-        self.container = docker.Container(
+
+    def _container(
+        self, name: str, args: NatsServerArgs, volume: docker.Volume
+    ) -> docker.Container:
+        config = pulumi.Output.all(
+            args.admin_password, args.publisher_password, args.centrifugo_password
+        ).apply(
+            lambda values: json.dumps(
+                build_config(
+                    server_name=name,
+                    passwords=NatsPasswords(*values),
+                    event_subjects=args.event_subjects,
+                    durables=args.durables,
+                ),
+                indent=2,
+            )
+        )
+        image = docker.RemoteImage(
+            f"{name}-image",
+            name=args.image,
+            keep_locally=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return docker.Container(
             name,
             name=name,
             image=image.image_id,
-            command=[
-                "--jetstream",
-                "--store_dir",
-                STORE_DIR,
-                "--http_port",
-                str(MONITOR_PORT),
-                "--server_name",
-                name,
+            command=["--config", CONFIG_PATH],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=CONFIG_PATH, content=pulumi.Output.secret(config)
+                )
             ],
             ports=[
                 docker.ContainerPortArgs(
@@ -125,18 +252,11 @@ class NatsServer(pulumi.ComponentResource):
                 docker.ContainerLabelArgs(label=k, value=v)
                 for k, v in args.labels.items()
             ],
-            # pulumi-docker stores a changed health check without applying it.
             opts=pulumi.ResourceOptions(
                 parent=self,
+                # pulumi-docker stores a changed health check without applying it.
                 replace_on_changes=["healthcheck"],
                 # The fixed name cannot be held by two containers at once.
                 delete_before_replace=True,
             ),
-        )
-
-        self.container_name = self.container.name
-        self.volume_name = volume.name
-        self.internal_url = f"nats://{NETWORK_ALIAS}:{CLIENT_PORT}"
-        self.register_outputs(
-            {"container_name": self.container_name, "volume_name": self.volume_name}
         )

@@ -66,7 +66,7 @@ class StackSecretsArgs:
 
 
 class StackSecrets(pulumi.ComponentResource):
-    """Centrifugo's HMAC key, API key, admin password and admin session secret."""
+    """Centrifugo's HMAC key, API key and admin credentials; NATS users' passwords."""
 
     TYPE = "zk-messenger:index:StackSecrets"
 
@@ -74,6 +74,9 @@ class StackSecrets(pulumi.ComponentResource):
     api_key: pulumi.Output[str]
     admin_password: pulumi.Output[str]
     admin_secret: pulumi.Output[str]
+    nats_admin_password: pulumi.Output[str]
+    nats_publisher_password: pulumi.Output[str]
+    nats_centrifugo_password: pulumi.Output[str]
 
     def __init__(
         self,
@@ -89,12 +92,18 @@ class StackSecrets(pulumi.ComponentResource):
         self.api_key = self._secret(name, "api-key", given.api_key)
         self.admin_password = self._secret(name, "admin-password", given.admin_password)
         self.admin_secret = self._secret(name, "admin-secret", given.admin_secret)
+        self.nats_admin_password = self._secret(name, "nats-admin", None)
+        self.nats_publisher_password = self._secret(name, "nats-publisher", None)
+        self.nats_centrifugo_password = self._secret(name, "nats-centrifugo", None)
         self.register_outputs(
             {
                 "token_hmac_secret": self.token_hmac_secret,
                 "api_key": self.api_key,
                 "admin_password": self.admin_password,
                 "admin_secret": self.admin_secret,
+                "nats_admin_password": self.nats_admin_password,
+                "nats_publisher_password": self.nats_publisher_password,
+                "nats_centrifugo_password": self.nats_centrifugo_password,
             }
         )
 

@@ -36,6 +36,8 @@ _DURATION_UNITS = {
     "h": 3600.0,
 }
 _LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "none")
+# Secrets are generated unless set with `pulumi config set --secret`.
+SECRET_SETTINGS = ("tokenHmacSecret", "apiKey", "adminPassword", "adminSecret")
 
 
 class DeliverPolicy(str, Enum):
@@ -49,30 +51,24 @@ class SettingsError(pulumi.RunError):
     """One or more stack settings are invalid; the message lists each of them."""
 
 
-@dataclass(frozen=True)
-class StreamSettings:
-    """The JetStream stream that carries events to Centrifugo.
+class Storage(str, Enum):
+    """Where JetStream keeps a stream's messages."""
 
-    Attributes:
-        name: Stream name.
-        subjects: Subjects the stream captures.
-        max_age: Oldest message kept, in seconds; 0 keeps messages forever.
-        max_bytes: Size limit in bytes; -1 is unlimited.
-        max_msgs: Message count limit; -1 is unlimited.
-        duplicate_window: Window for de-duplicating by message ID, in seconds.
-    """
+    FILE = "file"
+    MEMORY = "memory"
 
-    name: str
-    subjects: tuple[str, ...]
-    max_age: float
-    max_bytes: int
-    max_msgs: int
-    duplicate_window: float
+
+class Retention(str, Enum):
+    """When JetStream removes a stream's messages."""
+
+    LIMITS = "limits"
+    INTEREST = "interest"
+    WORKQUEUE = "workqueue"
 
 
 @dataclass(frozen=True)
 class ConsumerSettings:
-    """The durable pull consumer Centrifugo reads events from.
+    """A durable pull consumer.
 
     Attributes:
         name: Durable name.
@@ -87,6 +83,41 @@ class ConsumerSettings:
     ack_wait: float
     max_ack_pending: int
     max_deliver: int
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """A JetStream stream and its durable consumers.
+
+    Attributes:
+        name: Stream name.
+        subjects: Subjects the stream captures.
+        storage: File or memory.
+        retention: When messages are removed.
+        max_age: Oldest message kept, in seconds; 0 keeps messages forever.
+        max_bytes: Size limit in bytes; -1 is unlimited.
+        max_msgs: Message count limit; -1 is unlimited.
+        duplicate_window: Window for de-duplicating by message ID, in seconds.
+        description: Free text shown by NATS tools.
+        allow_data_loss: Whether `up` may replace the stream while it holds
+            messages, deleting them, when a changed field cannot change in place.
+        keep_on_destroy: Whether `pulumi destroy` leaves the stream and its
+            messages on the server.
+        consumers: The stream's durable consumers.
+    """
+
+    name: str
+    subjects: tuple[str, ...]
+    storage: Storage
+    retention: Retention
+    max_age: float
+    max_bytes: int
+    max_msgs: int
+    duplicate_window: float
+    description: str
+    allow_data_loss: bool
+    keep_on_destroy: bool
+    consumers: tuple[ConsumerSettings, ...]
 
 
 @dataclass(frozen=True)
@@ -122,6 +153,8 @@ class Settings:
 
     Attributes:
         stack: Stack name; it prefixes every Docker object's name.
+        services_running: Whether the NATS and Centrifugo containers exist; false
+            stops the services and keeps the volume, the streams and the state.
         nats_image: NATS server image reference.
         centrifugo_image: Centrifugo v6 image reference.
         bind_address: Host address for NATS, the HTTP API, admin UI and monitoring.
@@ -130,8 +163,7 @@ class Settings:
         nats_monitor_port: Host port of NATS HTTP monitoring.
         centrifugo_port: Host port of Centrifugo's WebSocket and SSE endpoints.
         centrifugo_internal_port: Host port of Centrifugo's API, admin UI and metrics.
-        stream: The events stream.
-        consumer: Centrifugo's durable consumer.
+        streams: Every stream, the events stream first.
         personal: The `personal` namespace.
         allowed_origins: Browser origins Centrifugo accepts.
         log_level: Centrifugo log level.
@@ -140,6 +172,7 @@ class Settings:
     """
 
     stack: str
+    services_running: bool
     nats_image: str
     centrifugo_image: str
     bind_address: str
@@ -148,8 +181,7 @@ class Settings:
     nats_monitor_port: int
     centrifugo_port: int
     centrifugo_internal_port: int
-    stream: StreamSettings
-    consumer: ConsumerSettings
+    streams: tuple[StreamSettings, ...]
     personal: PersonalNamespaceSettings
     allowed_origins: tuple[str, ...]
     log_level: str
@@ -160,6 +192,16 @@ class Settings:
     def prefix(self) -> str:
         """Prefix of every Docker object's name, unique per stack on one host."""
         return f"zkm-{self.stack}"
+
+    @property
+    def stream(self) -> StreamSettings:
+        """The events stream Centrifugo reads."""
+        return self.streams[0]
+
+    @property
+    def consumer(self) -> ConsumerSettings:
+        """Centrifugo's durable consumer on the events stream."""
+        return self.stream.consumers[0]
 
 
 def parse_duration(text: str) -> float:
@@ -177,25 +219,50 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
 
 
-class _Reader:
-    """Reads raw config values and collects one message per bad setting."""
+def _as_text(value: object) -> str | None:
+    """Returns a structured value in the text form stack config values have."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
 
-    def __init__(self, config: pulumi.Config) -> None:
-        self._config = config
-        self.errors: list[str] = []
+
+class _Reader:
+    """Reads raw setting values and collects one message per bad setting.
+
+    A reader reads either the stack's config or one object of a structured
+    setting such as `extraStreams`, where `label` names the setting in messages
+    (e.g. `extraStreams[0].maxAge`) and `defaults` fills optional fields.
+    """
+
+    def __init__(
+        self,
+        get: Callable[[str], str | None],
+        errors: list[str],
+        label: Callable[[str], str] = str,
+        defaults: Mapping[str, str] | None = None,
+    ) -> None:
+        self._get = get
+        self.errors = errors
+        self.label = label
+        self._defaults = defaults or {}
 
     def _raw(self, key: str) -> str | None:
-        value = self._config.get(key)
+        value = self._get(key)
+        if value is None:
+            value = self._defaults.get(key)
         if value is None:
             self.errors.append(
-                f"{key}: no value; Pulumi.yaml declares a default for every setting, "
-                f"so restore its `config:` entry or run "
-                f"`pulumi config set {key} VALUE`."
+                f"{self.label(key)}: no value; set it (see the settings table in "
+                "README.md), or restore its default in Pulumi.yaml."
             )
         return value
 
     def bad(self, key: str, value: object, fix: str) -> None:
-        self.errors.append(f"{key}: {value!r} is not valid; {fix}")
+        self.errors.append(f"{self.label(key)}: {value!r} is not valid; {fix}")
 
     def parsed(self, key: str, parse: Callable[[str], T], fix: str) -> T | None:
         raw = self._raw(key)
@@ -228,18 +295,17 @@ class _Reader:
         value = self.parsed(key, _parse_string_list, fix)
         return value if value is not None else ()
 
-    def secret(self, key: str) -> pulumi.Output[str] | None:
-        if self._config.get(key) is None:
-            return None
-        if not is_config_secret(self._config.full_key(key)):
-            self.errors.append(
-                f"{key}: is stored in plain text in the stack file; remove it with "
-                f"`pulumi config rm {key}` and set it again with "
-                f"`pulumi config set --secret {key} VALUE`, or leave it unset to have "
-                f"one generated."
-            )
-            return None
-        return self._config.get_secret(key)
+    def choice(self, key: str, enum: type[E], fix: str) -> E:
+        raw = self.string(key)
+        try:
+            return enum(raw)
+        except ValueError:
+            allowed = ", ".join(member.value for member in enum)
+            self.bad(key, raw, f"use one of {allowed}; {fix}")
+            return next(iter(enum))
+
+
+E = TypeVar("E", bound=Enum)
 
 
 def _parse_bool(text: str) -> bool:
@@ -262,6 +328,19 @@ def _valid_subject(subject: str) -> bool:
         if token == ">" and index == len(tokens) - 1:
             continue
         if token != "*" and not _SUBJECT_TOKEN.match(token):
+            return False
+    return True
+
+
+def subjects_overlap(first: str, second: str) -> bool:
+    """Whether some subject matches both patterns (JetStream refuses that)."""
+    a, b = first.split("."), second.split(".")
+    for index in range(max(len(a), len(b))):
+        if index >= len(a) or index >= len(b):
+            return False
+        if ">" in (a[index], b[index]):
+            return True
+        if "*" not in (a[index], b[index]) and a[index] != b[index]:
             return False
     return True
 
@@ -290,6 +369,74 @@ def _check_ports(reader: _Reader, ports: Mapping[str, int]) -> None:
         seen[port] = key
 
 
+# Every setting the program reads; anything else under the project's namespace is
+# a typo or a leftover, and is refused rather than silently ignored.
+KNOWN_SETTINGS = frozenset(
+    {
+        "servicesRunning",
+        "natsImage",
+        "centrifugoImage",
+        "bindAddress",
+        "clientBindAddress",
+        "natsPort",
+        "natsMonitorPort",
+        "centrifugoPort",
+        "centrifugoInternalPort",
+        "streamName",
+        "streamSubjects",
+        "streamMaxAge",
+        "streamMaxBytes",
+        "streamMaxMsgs",
+        "streamDuplicateWindow",
+        "streamAllowDataLoss",
+        "streamKeepOnDestroy",
+        "consumerName",
+        "consumerDeliverPolicy",
+        "consumerAckWait",
+        "consumerMaxAckPending",
+        "consumerMaxDeliver",
+        "extraStreams",
+        "personalHistorySize",
+        "personalHistoryTtl",
+        "personalPresence",
+        "personalForceRecovery",
+        "allowedOrigins",
+        "logLevel",
+        "provisionTimeout",
+        *SECRET_SETTINGS,
+    }
+)
+
+
+def _unknown_settings(project: str) -> list[str]:
+    keys = set(pulumi.runtime.config.CONFIG.get()) | set(
+        pulumi.runtime.config.get_config_env()
+    )
+    prefix = f"{project}:"
+    return sorted(
+        key.removeprefix(prefix)
+        for key in keys
+        if key.startswith(prefix)
+        and key.removeprefix(prefix).split(".")[0].split("[")[0] not in KNOWN_SETTINGS
+    )
+
+
+def _secret(
+    config: pulumi.Config, reader: _Reader, key: str
+) -> pulumi.Output[str] | None:
+    if config.get(key) is None:
+        return None
+    if not is_config_secret(config.full_key(key)):
+        reader.errors.append(
+            f"{key}: is stored in plain text in the stack file; remove it with "
+            f"`pulumi config rm {key}` and set it again with "
+            f"`pulumi config set --secret {key} VALUE`, or leave it unset to have "
+            f"one generated."
+        )
+        return None
+    return config.get_secret(key)
+
+
 def load_settings(
     config: pulumi.Config | None = None, stack: str | None = None
 ) -> Settings:
@@ -303,9 +450,18 @@ def load_settings(
         SettingsError: At least one setting is invalid; the message names each
             setting, its bad value and the fix.
     """
-    reader = _Reader(config or pulumi.Config())
+    config = config or pulumi.Config()
     stack = stack or pulumi.get_stack()
+    errors: list[str] = []
+    reader = _Reader(config.get, errors)
     port_fix = "use a TCP port number from 1 to 65535."
+
+    for key in _unknown_settings(config.name):
+        errors.append(
+            f"{key}: is not a setting of this project; check its spelling against "
+            f"the settings table in README.md, or remove it with "
+            f"`pulumi config rm {key}`."
+        )
 
     nats_image = reader.string("natsImage")
     centrifugo_image = reader.string("centrifugoImage")
@@ -338,8 +494,9 @@ def load_settings(
     }
     _check_ports(reader, ports)
 
-    stream = _stream_settings(reader)
-    consumer = _consumer_settings(reader)
+    streams = (_events_stream(reader), *_extra_streams(reader))
+    _check_streams(reader, streams)
+
     personal = PersonalNamespaceSettings(
         history_size=reader.integer(
             "personalHistorySize", 0, 1_000_000, "use a count from 0 to 1000000."
@@ -372,19 +529,21 @@ def load_settings(
         reader.bad("provisionTimeout", provision_timeout, "use a duration above 0.")
 
     secrets = GivenSecrets(
-        token_hmac_secret=reader.secret("tokenHmacSecret"),
-        api_key=reader.secret("apiKey"),
-        admin_password=reader.secret("adminPassword"),
-        admin_secret=reader.secret("adminSecret"),
+        token_hmac_secret=_secret(config, reader, "tokenHmacSecret"),
+        api_key=_secret(config, reader, "apiKey"),
+        admin_password=_secret(config, reader, "adminPassword"),
+        admin_secret=_secret(config, reader, "adminSecret"),
     )
+    services_running = reader.boolean("servicesRunning")
 
-    if reader.errors:
+    if errors:
         raise SettingsError(
-            f"{len(reader.errors)} invalid setting(s) in stack {stack!r}; nothing was "
-            "changed:\n  - " + "\n  - ".join(reader.errors)
+            f"{len(errors)} invalid setting(s) in stack {stack!r}; nothing was "
+            "changed:\n  - " + "\n  - ".join(errors)
         )
     return Settings(
         stack=stack,
+        services_running=services_running,
         nats_image=nats_image,
         centrifugo_image=centrifugo_image,
         bind_address=bind_address,
@@ -393,8 +552,7 @@ def load_settings(
         nats_monitor_port=ports["natsMonitorPort"],
         centrifugo_port=ports["centrifugoPort"],
         centrifugo_internal_port=ports["centrifugoInternalPort"],
-        stream=stream,
-        consumer=consumer,
+        streams=streams,
         personal=personal,
         allowed_origins=allowed_origins,
         log_level=log_level,
@@ -403,89 +561,251 @@ def load_settings(
     )
 
 
-def _stream_settings(reader: _Reader) -> StreamSettings:
-    name = reader.string("streamName")
+# Field names of one `extraStreams` entry and of one of its `consumers`, with the
+# defaults of the optional ones (in stack config text form).
+_STREAM_FIELDS = {
+    "name": None,
+    "subjects": None,
+    "storage": "file",
+    "retention": "limits",
+    "maxAge": "0",
+    "maxBytes": "-1",
+    "maxMsgs": "-1",
+    "duplicateWindow": "2m",
+    "description": "",
+    "allowDataLoss": "false",
+    "keepOnDestroy": "false",
+    "consumers": "[]",
+}
+_CONSUMER_FIELDS = {
+    "name": None,
+    "deliverPolicy": "all",
+    "ackWait": "30s",
+    "maxAckPending": "1000",
+    "maxDeliver": "-1",
+}
+
+
+def _events_stream(reader: _Reader) -> StreamSettings:
+    """The stream Centrifugo reads, from the flat `stream*` and `consumer*` keys."""
+    consumer = _consumer(
+        reader,
+        {
+            "name": "consumerName",
+            "deliverPolicy": "consumerDeliverPolicy",
+            "ackWait": "consumerAckWait",
+            "maxAckPending": "consumerMaxAckPending",
+            "maxDeliver": "consumerMaxDeliver",
+        },
+    )
+    return _stream(
+        reader,
+        {
+            "name": "streamName",
+            "subjects": "streamSubjects",
+            "maxAge": "streamMaxAge",
+            "maxBytes": "streamMaxBytes",
+            "maxMsgs": "streamMaxMsgs",
+            "duplicateWindow": "streamDuplicateWindow",
+            "allowDataLoss": "streamAllowDataLoss",
+            "keepOnDestroy": "streamKeepOnDestroy",
+        },
+        # Centrifugo's stream is always a file-backed limits stream.
+        fixed={"storage": Storage.FILE, "retention": Retention.LIMITS},
+        consumers=(consumer,),
+    )
+
+
+def _extra_streams(reader: _Reader) -> list[StreamSettings]:
+    entries = reader.parsed(
+        "extraStreams",
+        json.loads,
+        'give a JSON list of stream objects, e.g. [{"name": "AUDIT", '
+        '"subjects": ["audit.>"]}].',
+    )
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        reader.bad("extraStreams", entries, "give a JSON list of stream objects.")
+        return []
+    streams = []
+    for index, entry in enumerate(entries):
+        label = f"extraStreams[{index}]"
+        item = _object_reader(reader, entry, label, _STREAM_FIELDS)
+        if item is None:
+            continue
+        consumers = []
+        for c_index, c_entry in enumerate(_list_field(item, entry, "consumers")):
+            c_label = f"{label}.consumers[{c_index}]"
+            c_item = _object_reader(reader, c_entry, c_label, _CONSUMER_FIELDS)
+            if c_item is not None:
+                consumers.append(_consumer(c_item, {k: k for k in _CONSUMER_FIELDS}))
+        streams.append(
+            _stream(
+                item,
+                {k: k for k in _STREAM_FIELDS if k != "consumers"},
+                consumers=tuple(consumers),
+            )
+        )
+    return streams
+
+
+def _object_reader(
+    parent: _Reader, entry: object, label: str, fields: Mapping[str, str | None]
+) -> _Reader | None:
+    if not isinstance(entry, dict):
+        parent.errors.append(f"{label}: {entry!r} is not valid; give a JSON object.")
+        return None
+    for key in sorted(set(entry) - set(fields)):
+        parent.errors.append(
+            f"{label}.{key}: is not a field here; use {', '.join(fields)}."
+        )
+    defaults = {k: v for k, v in fields.items() if v is not None}
+    return _Reader(
+        lambda key: _as_text(entry.get(key)),
+        parent.errors,
+        label=lambda key: f"{label}.{key}",
+        defaults=defaults,
+    )
+
+
+def _list_field(reader: _Reader, entry: Mapping[str, object], key: str) -> list[object]:
+    value = entry.get(key, [])
+    if not isinstance(value, list):
+        reader.bad(key, value, "give a JSON list.")
+        return []
+    return value
+
+
+def _stream(
+    reader: _Reader,
+    keys: Mapping[str, str],
+    consumers: tuple[ConsumerSettings, ...],
+    fixed: Mapping[str, Enum] | None = None,
+) -> StreamSettings:
+    fixed = fixed or {}
+    name = reader.string(keys["name"])
     if not _STREAM_NAME.match(name):
         reader.bad(
-            "streamName", name, "use 1 to 64 letters, digits, '-' or '_', e.g. EVENTS."
+            keys["name"], name, "use 1 to 64 letters, digits, '-' or '_', e.g. EVENTS."
         )
     subjects = reader.strings(
-        "streamSubjects", 'give a JSON list of NATS subjects, e.g. ["events.>"].'
+        keys["subjects"], 'give a JSON list of NATS subjects, e.g. ["events.>"].'
     )
     if not subjects:
-        reader.bad("streamSubjects", list(subjects), "give at least one subject.")
+        reader.bad(keys["subjects"], list(subjects), "give at least one subject.")
     for subject in subjects:
         if not _valid_subject(subject):
             reader.bad(
-                "streamSubjects",
+                keys["subjects"],
                 subject,
                 "use dot-separated tokens without spaces; '*' matches one token and "
                 "'>' (last only) the rest, e.g. events.>.",
             )
     if len(set(subjects)) != len(subjects):
-        reader.bad("streamSubjects", list(subjects), "list each subject once.")
+        reader.bad(keys["subjects"], list(subjects), "list each subject once.")
+
     limit_fix = "use -1 for unlimited or a positive number."
-    max_bytes = reader.integer("streamMaxBytes", -1, 2**63 - 1, limit_fix)
-    max_msgs = reader.integer("streamMaxMsgs", -1, 2**63 - 1, limit_fix)
-    for key, value in (("streamMaxBytes", max_bytes), ("streamMaxMsgs", max_msgs)):
+    max_bytes = reader.integer(keys["maxBytes"], -1, 2**63 - 1, limit_fix)
+    max_msgs = reader.integer(keys["maxMsgs"], -1, 2**63 - 1, limit_fix)
+    for key, value in ((keys["maxBytes"], max_bytes), (keys["maxMsgs"], max_msgs)):
         if value == 0:
             reader.bad(key, value, limit_fix)
     max_age = reader.duration(
-        "streamMaxAge", "use a duration such as 72h, or 0 to keep messages forever."
+        keys["maxAge"], "use a duration such as 72h, or 0 to keep messages forever."
     )
     duplicate_window = reader.duration(
-        "streamDuplicateWindow", "use a duration such as 2m."
+        keys["duplicateWindow"], "use a duration such as 2m."
     )
     if max_age and duplicate_window > max_age:
         reader.bad(
-            "streamDuplicateWindow",
+            keys["duplicateWindow"],
             duplicate_window,
-            f"the server refuses a window longer than streamMaxAge ({max_age:g} s); "
-            "shorten the window or raise streamMaxAge.",
+            f"the server refuses a window longer than the stream's max age "
+            f"({max_age:g} s); shorten the window or raise the max age.",
         )
+
+    storage = fixed.get("storage") or reader.choice(
+        keys["storage"], Storage, "file survives restarts."
+    )
+    retention = fixed.get("retention") or reader.choice(
+        keys["retention"], Retention, "limits keeps messages until a limit is hit."
+    )
+    if retention is Retention.WORKQUEUE:
+        for consumer in consumers:
+            if consumer.deliver_policy is not DeliverPolicy.ALL:
+                reader.bad(
+                    keys["retention"],
+                    retention.value,
+                    f"consumer {consumer.name!r} of a workqueue stream must use "
+                    "deliverPolicy all.",
+                )
+    names = [c.name for c in consumers]
+    if len(set(names)) != len(names):
+        reader.bad(keys["name"], name, "give each of its consumers its own name.")
     return StreamSettings(
         name=name,
         subjects=subjects,
+        storage=Storage(storage),
+        retention=Retention(retention),
         max_age=max_age,
         max_bytes=max_bytes,
         max_msgs=max_msgs,
         duplicate_window=duplicate_window,
+        description=reader.string(keys["description"]) if "description" in keys else "",
+        allow_data_loss=reader.boolean(keys["allowDataLoss"]),
+        keep_on_destroy=reader.boolean(keys["keepOnDestroy"]),
+        consumers=consumers,
     )
 
 
-def _consumer_settings(reader: _Reader) -> ConsumerSettings:
-    name = reader.string("consumerName")
+def _consumer(reader: _Reader, keys: Mapping[str, str]) -> ConsumerSettings:
+    name = reader.string(keys["name"])
     if not _DURABLE_NAME.match(name):
         reader.bad(
-            "consumerName",
+            keys["name"],
             name,
             "use 1 to 64 letters, digits, '-' or '_', e.g. centrifugo_consumer.",
         )
-    policy_raw = reader.string("consumerDeliverPolicy")
-    try:
-        policy = DeliverPolicy(policy_raw)
-    except ValueError:
-        reader.bad(
-            "consumerDeliverPolicy",
-            policy_raw,
-            "use `all` (deliver every stored event) or `new` (only events published "
-            "after the consumer was made).",
-        )
-        policy = DeliverPolicy.ALL
-    ack_wait = reader.duration("consumerAckWait", "use a duration such as 30s.")
+    policy = reader.choice(
+        keys["deliverPolicy"],
+        DeliverPolicy,
+        "`all` delivers every stored event, `new` only later ones.",
+    )
+    ack_wait = reader.duration(keys["ackWait"], "use a duration such as 30s.")
     if ack_wait <= 0:
-        reader.bad("consumerAckWait", ack_wait, "use a duration above 0, e.g. 30s.")
+        reader.bad(keys["ackWait"], ack_wait, "use a duration above 0, e.g. 30s.")
     max_deliver = reader.integer(
-        "consumerMaxDeliver", -1, 2**31 - 1, "use -1 for unlimited or a number above 0."
+        keys["maxDeliver"], -1, 2**31 - 1, "use -1 for unlimited or a number above 0."
     )
     if max_deliver == 0:
-        reader.bad("consumerMaxDeliver", 0, "use -1 for unlimited or a number above 0.")
+        reader.bad(keys["maxDeliver"], 0, "use -1 for unlimited or a number above 0.")
     return ConsumerSettings(
         name=name,
         deliver_policy=policy,
         ack_wait=ack_wait,
         max_ack_pending=reader.integer(
-            "consumerMaxAckPending", 1, 2**31 - 1, "use a number above 0, e.g. 100."
+            keys["maxAckPending"], 1, 2**31 - 1, "use a number above 0, e.g. 100."
         ),
         max_deliver=max_deliver,
     )
+
+
+def _check_streams(reader: _Reader, streams: tuple[StreamSettings, ...]) -> None:
+    """Refuses duplicate stream names and subjects two streams would both capture."""
+    seen: dict[str, int] = {}
+    for index, stream in enumerate(streams):
+        where = "streamName" if index == 0 else f"extraStreams[{index - 1}].name"
+        if stream.name in seen:
+            reader.bad(where, stream.name, "give each stream its own name.")
+        seen[stream.name] = index
+    for i, first in enumerate(streams):
+        for second in streams[i + 1 :]:
+            for a in first.subjects:
+                for b in second.subjects:
+                    if subjects_overlap(a, b):
+                        reader.errors.append(
+                            f"streams {first.name!r} and {second.name!r}: subjects "
+                            f"{a!r} and {b!r} overlap, and JetStream refuses a "
+                            "subject captured by two streams; make them disjoint."
+                        )

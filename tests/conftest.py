@@ -7,6 +7,7 @@ a prerequisite is never a reason to skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -63,6 +64,33 @@ def wait_until_ok(url: str, timeout: float = 20.0) -> None:
     pytest.fail(f"{url} did not answer 200 within {timeout} s (last: {last!r})")
 
 
+@contextlib.contextmanager
+def running(
+    command: list[str],
+    log_path: Path,
+    health_url: str,
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs a server process until the block ends, once `health_url` answers 200.
+
+    On failure the end of the server's log is part of the error.
+    """
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=log_path.parent, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            try:
+                wait_until_ok(health_url)
+            except pytest.fail.Exception:
+                tail = log_path.read_text()[-2000:]
+                pytest.fail(f"{command[0]} did not become healthy; its log:\n{tail}")
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
 @dataclass(frozen=True)
 class NatsServer:
     """A real nats-server with JetStream, on free loopback ports."""
@@ -78,32 +106,23 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     binary = required_binary("ZKM_NATS_SERVER_BIN")
     port, monitor = free_port(), free_port()
     store = tmp_path / "jetstream"
-    log = (tmp_path / "nats.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "--jetstream",
-            "--store_dir",
-            str(store),
-            "--addr",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--http_port",
-            str(monitor),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_until_ok(f"http://127.0.0.1:{monitor}/healthz")
+    command = [
+        str(binary),
+        "--jetstream",
+        "--store_dir",
+        str(store),
+        "--addr",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http_port",
+        str(monitor),
+    ]
+    health = f"http://127.0.0.1:{monitor}/healthz"
+    with running(command, tmp_path / "nats.log", health):
         yield NatsServer(
             f"nats://127.0.0.1:{port}", f"http://127.0.0.1:{monitor}", store
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def docker_cli() -> str:

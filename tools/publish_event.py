@@ -5,8 +5,9 @@ Usage: python -m tools.publish_event USER [USER ...] --data JSON
 
 The event goes to the user's `personal:#USER` channel (several users: each one's).
 It is published with JetStream, so the command returns only once the stream has
-stored it; it prints the stream and sequence number. The NATS URL comes from
-$ZKM_NATS_URL, or else from the stack output `natsUrl`.
+stored it; it prints the stream and sequence number. The NATS URL and the publisher's
+credentials come from $ZKM_NATS_URL, $ZKM_NATS_USER and $ZKM_NATS_PASSWORD, or else
+from the stack outputs `natsUrl`, `natsPublisherUser` and `natsPublisherPassword`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from nats.js.api import PubAck
 from tools.stack import StackValueError, stack_value
 
 NATS_URL_ENV = "ZKM_NATS_URL"
+NATS_USER_ENV = "ZKM_NATS_USER"
+NATS_PASSWORD_ENV = "ZKM_NATS_PASSWORD"
 DEFAULT_SUBJECT = "events.users"
 # Matches the Centrifugo namespace the stack declares for per-user channels.
 PERSONAL_NAMESPACE = "personal"
@@ -64,10 +67,26 @@ async def publish(
     data: Any,
     msg_id: str | None = None,
     timeout: float = 5.0,
+    credentials: tuple[str, str] | None = None,
 ) -> PubAck:
-    """Publishes one event and waits until JetStream has stored it."""
+    """Publishes one event and waits until JetStream has stored it.
+
+    Args:
+        url: NATS server URL.
+        subject: Subject under one of the stream's subjects.
+        users: Recipients.
+        data: Event data, JSON-ready.
+        msg_id: Nats-Msg-Id, for de-duplication.
+        timeout: Seconds for connecting and for the acknowledgement.
+        credentials: NATS user and password.
+    """
+    user, password = credentials or (None, None)
     client = await nats.connect(
-        servers=[url], connect_timeout=timeout, allow_reconnect=False
+        servers=[url],
+        connect_timeout=timeout,
+        allow_reconnect=False,
+        user=user,
+        password=password,
     )
     try:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
@@ -101,7 +120,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         url = stack_value("natsUrl", NATS_URL_ENV, args.stack)
-        ack = asyncio.run(publish(url, args.subject, args.users, data, args.msg_id))
+        credentials = (
+            stack_value("natsPublisherUser", NATS_USER_ENV, args.stack),
+            stack_value("natsPublisherPassword", NATS_PASSWORD_ENV, args.stack),
+        )
+        ack = asyncio.run(
+            publish(
+                url,
+                args.subject,
+                args.users,
+                data,
+                args.msg_id,
+                credentials=credentials,
+            )
+        )
     except (StackValueError, ValueError) as exc:
         print(f"publish_event: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,14 @@ pytestmark = pytest.mark.e2e
 STACK = "e2e"
 LABEL = f"zk-messenger.stack={STACK}"
 DELIVERY_TIMEOUT = 10.0
+SECRET_OUTPUTS = (
+    "tokenHmacSecret",
+    "apiKey",
+    "adminPassword",
+    "adminSecret",
+    "natsPublisherPassword",
+    "natsAdminPassword",
+)
 
 
 def _leftovers(client: docker.DockerClient) -> dict[str, list[str]]:
@@ -116,7 +124,11 @@ def test_up_runs_both_containers_healthy_on_the_stack_network(
 
 def test_stream_and_consumer_exist_with_declared_config(out: dict[str, Any]) -> None:
     async def look() -> tuple[Any, Any]:
-        client = await nats.connect(out["natsUrl"])
+        client = await nats.connect(
+            out["natsUrl"],
+            user=out["natsAdminUser"],
+            password=out["natsAdminPassword"],
+        )
         try:
             jsm = client.jsm()
             stream = await jsm.stream_info(out["streamName"])
@@ -145,7 +157,11 @@ def test_event_for_alice_reaches_alice_over_sse_and_websocket_and_not_bob(
     bob_token = _command("tools.mint_token", "bob", env=secret_env)
     alice_event = {"text": "hi alice", "id": uuid.uuid4().hex}
     bob_event = {"text": "hi bob", "id": uuid.uuid4().hex}
-    nats_env = {"ZKM_NATS_URL": out["natsUrl"]}
+    nats_env = {
+        "ZKM_NATS_URL": out["natsUrl"],
+        "ZKM_NATS_USER": out["natsPublisherUser"],
+        "ZKM_NATS_PASSWORD": out["natsPublisherPassword"],
+    }
     sse, websocket = out["centrifugoSseUrl"], out["centrifugoWebsocketUrl"]
 
     with (
@@ -189,9 +205,27 @@ def test_outputs_name_every_access_point_and_hide_secrets(stack: auto.Stack) -> 
     ):
         assert raw[name].value, name
         assert not raw[name].secret, name
-    for name in ("tokenHmacSecret", "apiKey", "adminPassword", "adminSecret"):
+    for name in SECRET_OUTPUTS:
         assert raw[name].secret, name
         assert len(raw[name].value) >= 43, name
+
+
+def test_generated_config_in_the_running_container_passes_strict_checkconfig(
+    out: dict[str, Any], docker_client: docker.DockerClient
+) -> None:
+    container = docker_client.containers.get(out["centrifugoContainerName"])
+
+    code, output = container.exec_run(
+        [
+            "/usr/local/bin/centrifugo",
+            "checkconfig",
+            "--strict",
+            "--config",
+            "/centrifugo/config.json",
+        ]
+    )
+
+    assert code == 0, output.decode()
 
 
 def test_state_holds_no_secret_in_plain_text(
@@ -200,7 +234,7 @@ def test_state_holds_no_secret_in_plain_text(
     state = state_text(stack)
 
     assert out["natsUrl"] in state
-    for name in ("tokenHmacSecret", "apiKey", "adminPassword", "adminSecret"):
+    for name in SECRET_OUTPUTS:
         assert out[name] not in state, name
 
 

@@ -24,14 +24,11 @@ from components.centrifugo import (
     ConsumerBinding,
     build_config,
 )
+from components.nats import ADMIN_USER, CENTRIFUGO_USER, PUBLISHER_USER
 from components.settings import PersonalNamespaceSettings
 from tests.clients import WebSocketClient, both_transports
-from tests.conftest import (
-    NatsServer,
-    free_port,
-    required_binary,
-    wait_until_ok,
-)
+from tests.conftest import NatsServer, free_port, required_binary, running
+from tests.integration.conftest import PASSWORDS
 from tests.stack_config import PROJECT_DIR
 from tools.mint_token import mint_token
 
@@ -44,6 +41,7 @@ SECRETS = CentrifugoSecrets(
     api_key="test-api-" + uuid.uuid4().hex,
     admin_password="test-admin",
     admin_secret="test-admin-secret",
+    nats_password=PASSWORDS.centrifugo,
 )
 
 
@@ -63,6 +61,7 @@ def _config(nats_url: str) -> dict:
             durable_name="centrifugo_consumer",
             deliver_policy="all",
             max_ack_pending=100,
+            nats_user=CENTRIFUGO_USER,
         ),
         personal=PersonalNamespaceSettings(
             history_size=100, history_ttl=300, presence=False, force_recovery=True
@@ -74,7 +73,12 @@ def _config(nats_url: str) -> dict:
 
 
 def _provision(nats_url: str) -> None:
-    connection = {"servers": [nats_url], "timeout": 10.0}
+    connection = {
+        "servers": [nats_url],
+        "timeout": 10.0,
+        "user": ADMIN_USER,
+        "password": PASSWORDS.admin,
+    }
     StreamProvider().create(
         {
             "connection": connection,
@@ -95,7 +99,8 @@ def _provision(nats_url: str) -> None:
 
 
 @pytest.fixture
-def centrifugo(nats_server: NatsServer, tmp_path: Path) -> Iterator[Centrifugo]:
+def centrifugo(secured_nats: NatsServer, tmp_path: Path) -> Iterator[Centrifugo]:
+    nats_server = secured_nats
     binary = required_binary("ZKM_CENTRIFUGO_BIN")
     _provision(nats_server.url)
     config_file = tmp_path / "config.json"
@@ -109,32 +114,29 @@ def centrifugo(nats_server: NatsServer, tmp_path: Path) -> Iterator[Centrifugo]:
         "CENTRIFUGO_HTTP_SERVER_ADDRESS": "127.0.0.1",
         "CENTRIFUGO_HTTP_SERVER_INTERNAL_ADDRESS": "127.0.0.1",
     }
-    log = (tmp_path / "centrifugo.log").open("w")
-    process = subprocess.Popen(
+    with running(
         [str(binary), "--config", str(config_file)],
+        tmp_path / "centrifugo.log",
+        f"http://127.0.0.1:{internal}/health",
         env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_until_ok(f"http://127.0.0.1:{internal}/health")
+    ):
         yield Centrifugo(
             sse_url=f"http://127.0.0.1:{port}/connection/uni_sse",
             websocket_url=f"ws://127.0.0.1:{port}/connection/websocket",
             internal_url=f"http://127.0.0.1:{internal}",
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def _publish(nats_url: str, user: str, data: dict) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tools.publish_event", user, "--data", json.dumps(data)],
         cwd=PROJECT_DIR,
-        env={**os.environ, "ZKM_NATS_URL": nats_url},
+        env={
+            **os.environ,
+            "ZKM_NATS_URL": nats_url,
+            "ZKM_NATS_USER": PUBLISHER_USER,
+            "ZKM_NATS_PASSWORD": PASSWORDS.publisher,
+        },
         capture_output=True,
         text=True,
         timeout=30,
@@ -175,8 +177,9 @@ def test_generated_config_passes_strict_checkconfig(tmp_path: Path) -> None:
 
 
 def test_event_published_for_alice_reaches_alice_only_over_sse_and_websocket(
-    nats_server: NatsServer, centrifugo: Centrifugo
+    secured_nats: NatsServer, centrifugo: Centrifugo
 ) -> None:
+    nats_server = secured_nats
     alice_event = {"text": "hello alice", "id": uuid.uuid4().hex}
     bob_event = {"text": "hello bob", "id": uuid.uuid4().hex}
 

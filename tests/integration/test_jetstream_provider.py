@@ -15,7 +15,7 @@ import nats
 import pytest
 from nats.js import api
 
-from bootstrap import ImmutableChangeError, NatsUnavailableError
+from bootstrap import DataLossError, ImmutableChangeError, NatsUnavailableError
 from bootstrap.provider import ConsumerProvider, StreamProvider
 from tests.conftest import NatsServer, free_port
 
@@ -42,6 +42,7 @@ def _consumer_props(server: NatsServer, **changes: Any) -> dict[str, Any]:
     props: dict[str, Any] = {
         "connection": {"servers": [server.url], "timeout": 10.0},
         "stream_name": "EVENTS",
+        "stream_uid": "first",
         "durable_name": "centrifugo_consumer",
         "deliver_policy": "all",
         "ack_policy": "explicit",
@@ -170,17 +171,72 @@ def test_create_with_mutable_difference_updates_in_place_and_keeps_messages(
     assert info.state.messages == 5
 
 
-def test_create_with_immutable_difference_refuses_and_keeps_stream(
+def test_create_with_immutable_difference_and_messages_refuses_and_keeps_them(
     provider: StreamProvider, nats_server: NatsServer, stream: dict
 ) -> None:
     _run(_publish(nats_server, 2))
 
-    with pytest.raises(ImmutableChangeError, match=r"storage is 'file'.*'memory'"):
+    with pytest.raises(DataLossError) as refused:
         provider.create(_stream_props(nats_server, storage="memory"))
 
+    message = str(refused.value)
+    assert "storage is 'file' but the stack declares 'memory'" in message
+    assert "2 message(s)" in message
+    assert "streamAllowDataLoss" in message
     info = _run(_stream_info(nats_server, "EVENTS"))
     assert info.config.storage == api.StorageType.FILE
     assert info.state.messages == 2
+
+
+def test_create_with_immutable_difference_and_data_loss_allowed_replaces_stream(
+    provider: StreamProvider, nats_server: NatsServer, stream: dict
+) -> None:
+    _run(_publish(nats_server, 2))
+
+    provider.create(_stream_props(nats_server, storage="memory", allow_data_loss=True))
+
+    info = _run(_stream_info(nats_server, "EVENTS"))
+    assert info.config.storage == api.StorageType.MEMORY
+    assert info.state.messages == 0
+
+
+def test_create_with_immutable_difference_on_empty_stream_replaces_it(
+    provider: StreamProvider, nats_server: NatsServer, stream: dict
+) -> None:
+    provider.create(_stream_props(nats_server, retention="workqueue"))
+
+    info = _run(_stream_info(nats_server, "EVENTS"))
+    assert info.config.retention == api.RetentionPolicy.WORK_QUEUE
+
+
+def test_delete_of_replaced_resource_keeps_the_replacement(
+    provider: StreamProvider, nats_server: NatsServer, stream: dict
+) -> None:
+    replacement = _stream_props(nats_server, storage="memory")
+    provider.create(replacement)
+    _run(_publish(nats_server, 1))
+
+    # The engine deletes the old resource after creating its replacement.
+    provider.delete("EVENTS", stream)
+
+    info = _run(_stream_info(nats_server, "EVENTS"))
+    assert info.config.storage == api.StorageType.MEMORY
+    assert info.state.messages == 1
+
+
+def test_diff_of_rename_with_messages_refuses_unless_allowed(
+    provider: StreamProvider, nats_server: NatsServer, stream: dict
+) -> None:
+    _run(_publish(nats_server, 3))
+    renamed = _stream_props(nats_server, stream_name="EVENTS2")
+
+    with pytest.raises(DataLossError, match="3 message"):
+        provider.diff("EVENTS", {**stream, "uid": "u1"}, renamed)
+    allowed = provider.diff(
+        "EVENTS", {**stream, "uid": "u1"}, {**renamed, "allow_data_loss": True}
+    )
+
+    assert allowed.replaces == ["stream_name"]
 
 
 def test_update_changes_only_declared_fields_and_keeps_live_ones(
@@ -335,3 +391,25 @@ def test_consumer_delete_when_stream_is_gone_succeeds(
     consumers.delete("EVENTS/centrifugo_consumer", props)
 
     assert consumers.read("EVENTS/centrifugo_consumer", props).id == ""
+
+
+def test_consumer_diff_after_stream_replacement_asks_for_replacement(
+    consumers: ConsumerProvider, nats_server: NatsServer
+) -> None:
+    props = _consumer_props(nats_server)
+
+    diff = consumers.diff("x", props, _consumer_props(nats_server, stream_uid="next"))
+
+    assert diff.replaces == ["stream_uid"]
+
+
+def test_stream_diff_of_storage_change_replaces_new_before_old(
+    provider: StreamProvider, nats_server: NatsServer
+) -> None:
+    props = _stream_props(nats_server)
+
+    diff = provider.diff("EVENTS", props, _stream_props(nats_server, storage="memory"))
+
+    assert diff.replaces == ["storage"]
+    # `create` replaces the live stream itself, under the data-loss guard.
+    assert diff.delete_before_replace is False

@@ -19,6 +19,8 @@ from tests.stack_config import PROJECT, PROJECT_DIR, stack_config
 
 pytestmark = pytest.mark.unit
 
+CONSUMER = "zkm-dev-events-consumer-centrifugo_consumer"
+
 
 @dataclass
 class Registration:
@@ -31,6 +33,7 @@ class Registration:
     replace_on_changes: list[str]
     additional_secret_outputs: list[str]
     secret_inputs: set[str]
+    retain_on_delete: bool
 
 
 def _plain(value: Any) -> tuple[Any, bool]:
@@ -78,6 +81,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     replace_on_changes=list(request.replaceOnChanges),
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     secret_inputs={key for key, (_, secret) in plain.items() if secret},
+                    retain_on_delete=request.retainOnDelete,
                 )
             )
         return response
@@ -118,15 +122,23 @@ def test_program_registers_every_resource_of_the_stack(
             ("zk-messenger:index:StackSecrets", "zkm-dev-secrets"),
             *[
                 ("pulumi-python:dynamic/secrets:Generated", f"zkm-dev-secrets-{p}")
-                for p in ("token-hmac", "api-key", "admin-password", "admin-secret")
+                for p in (
+                    "token-hmac",
+                    "api-key",
+                    "admin-password",
+                    "admin-secret",
+                    "nats-admin",
+                    "nats-publisher",
+                    "nats-centrifugo",
+                )
             ],
             ("zk-messenger:index:NatsServer", "zkm-dev-nats"),
             ("docker:index/volume:Volume", "zkm-dev-nats-data"),
             ("docker:index/remoteImage:RemoteImage", "zkm-dev-nats-image"),
             ("docker:index/container:Container", "zkm-dev-nats"),
-            ("zk-messenger:index:EventStream", "zkm-dev-events"),
+            ("zk-messenger:index:StreamWithConsumers", "zkm-dev-events"),
             ("pulumi-python:dynamic/jetstream:Stream", "zkm-dev-events-stream"),
-            ("pulumi-python:dynamic/jetstream:Consumer", "zkm-dev-events-consumer"),
+            ("pulumi-python:dynamic/jetstream:Consumer", CONSUMER),
             ("zk-messenger:index:Centrifugo", "zkm-dev-centrifugo"),
             ("docker:index/remoteImage:RemoteImage", "zkm-dev-centrifugo-image"),
             ("docker:index/container:Container", "zkm-dev-centrifugo"),
@@ -153,7 +165,8 @@ def test_nats_container_keeps_store_on_named_volume_with_health_wait(
     inputs = nats.inputs
 
     assert inputs["name"] == "zkm-dev-nats"
-    assert "--jetstream" in inputs["command"]
+    assert inputs["command"] == ["--config", "/nats-server.conf"]
+    assert "uploads" in nats.secret_inputs
     assert inputs["volumes"] == [
         {"volumeName": "zkm-dev-nats-data", "containerPath": "/data"}
     ]
@@ -177,17 +190,17 @@ def test_stream_and_consumer_are_declared_as_documented(
     consumer = _one(
         registrations,
         "pulumi-python:dynamic/jetstream:Consumer",
-        "zkm-dev-events-consumer",
+        CONSUMER,
     ).inputs
 
     assert stream["stream_name"] == "EVENTS"
     assert stream["subjects"] == ["events.>"]
     assert stream["storage"] == "file"
     assert stream["max_age"] == 86400
-    assert stream["connection"] == {
-        "servers": ["nats://127.0.0.1:4222"],
-        "timeout": 60,
-    }
+    assert stream["connection"]["servers"] == ["nats://127.0.0.1:4222"]
+    assert stream["connection"]["timeout"] == 60
+    assert stream["connection"]["user"] == "admin"
+    assert stream["allow_data_loss"] is False
     assert consumer["durable_name"] == "centrifugo_consumer"
     assert consumer["ack_policy"] == "explicit"
     assert consumer["deliver_policy"] == "all"
@@ -204,7 +217,7 @@ def test_provisioning_waits_for_nats_and_centrifugo_for_the_consumer(
     consumer = _one(
         registrations,
         "pulumi-python:dynamic/jetstream:Consumer",
-        "zkm-dev-events-consumer",
+        CONSUMER,
     )
     centrifugo = _one(
         registrations, "docker:index/container:Container", "zkm-dev-centrifugo"
@@ -213,6 +226,7 @@ def test_provisioning_waits_for_nats_and_centrifugo_for_the_consumer(
     assert nats.urn in stream.dependencies
     assert stream.urn in consumer.dependencies
     assert consumer.urn in centrifugo.dependencies
+    assert nats.urn in centrifugo.dependencies
 
 
 def test_centrifugo_gets_generated_config_binding_the_existing_consumer(
@@ -246,7 +260,7 @@ def test_generated_secrets_are_secret_outputs(
         r for r in registrations if r.type == "pulumi-python:dynamic/secrets:Generated"
     ]
 
-    assert len(generated) == 4
+    assert len(generated) == 7
     for registration in generated:
         assert registration.additional_secret_outputs == ["value"]
         assert registration.inputs["bytes"] == 32
@@ -279,3 +293,67 @@ def test_program_with_bad_setting_registers_nothing() -> None:
     with pytest.raises(pulumi.RunError, match="natsPort: 99999"):
         runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
     assert monitor.registrations == []
+
+
+def test_nats_config_gives_each_role_only_its_permissions(
+    registrations: list[Registration],
+) -> None:
+    nats = _one(registrations, "docker:index/container:Container", "zkm-dev-nats")
+
+    (upload,) = nats.inputs["uploads"]
+    config = json.loads(upload["content"])
+    users = {u["user"]: u["permissions"] for u in config["authorization"]["users"]}
+    assert config["jetstream"] == {"store_dir": "/data"}
+    assert users["publisher"]["publish"] == ["events.>"]
+    assert users["admin"]["publish"] == ["$JS.API.>"]
+    assert "$JS.API.>" not in users["centrifugo"]["publish"]
+    assert (
+        "$JS.API.CONSUMER.MSG.NEXT.EVENTS.centrifugo_consumer"
+        in users["centrifugo"]["publish"]
+    )
+
+
+def test_program_with_services_stopped_keeps_volume_and_streams_only() -> None:
+    registrations = _run_program(servicesRunning=False)
+
+    types = {r.type for r in registrations}
+    assert "docker:index/container:Container" not in types
+    _one(registrations, "docker:index/volume:Volume", "zkm-dev-nats-data")
+    _one(registrations, "docker:index/network:Network", "zkm-dev-network")
+    _one(
+        registrations, "pulumi-python:dynamic/jetstream:Stream", "zkm-dev-events-stream"
+    )
+    _one(registrations, "pulumi-python:dynamic/jetstream:Consumer", CONSUMER)
+
+
+def test_program_with_extra_stream_provisions_it_and_its_consumers() -> None:
+    audit = {
+        "name": "AUDIT",
+        "subjects": ["audit.>"],
+        "storage": "memory",
+        "maxAge": "1h",
+        "keepOnDestroy": True,
+        "consumers": [{"name": "archiver", "deliverPolicy": "new"}],
+    }
+
+    registrations = _run_program(extraStreams=[audit])
+
+    stream = _one(
+        registrations,
+        "pulumi-python:dynamic/jetstream:Stream",
+        "zkm-dev-stream-AUDIT-stream",
+    )
+    consumer = _one(
+        registrations,
+        "pulumi-python:dynamic/jetstream:Consumer",
+        "zkm-dev-stream-AUDIT-consumer-archiver",
+    )
+    events = _one(
+        registrations, "pulumi-python:dynamic/jetstream:Stream", "zkm-dev-events-stream"
+    )
+    assert stream.inputs["subjects"] == ["audit.>"]
+    assert stream.inputs["storage"] == "memory"
+    assert stream.inputs["max_age"] == 3600
+    assert stream.retain_on_delete is True
+    assert events.retain_on_delete is False
+    assert consumer.inputs["deliver_policy"] == "new"

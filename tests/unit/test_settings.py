@@ -80,7 +80,7 @@ BAD_SETTINGS = [
     ("streamMaxBytes", -2, "unlimited"),
     ("streamMaxMsgs", "many", "unlimited"),
     ("streamDuplicateWindow", "2 minutes", "duration"),
-    ("streamDuplicateWindow", "48h", "longer than streamMaxAge"),
+    ("streamDuplicateWindow", "48h", "longer than the stream"),
     ("consumerName", "centrifugo.consumer", "letters"),
     ("consumerDeliverPolicy", "last", "all"),
     ("consumerAckWait", "0", "above 0"),
