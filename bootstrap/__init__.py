@@ -13,6 +13,7 @@ from bootstrap.resources import (
     ConsumerArgs,
     Stream,
     StreamArgs,
+    stream_identity,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "ProvisioningError",
     "Stream",
     "StreamArgs",
+    "stream_identity",
 ]

@@ -11,7 +11,7 @@ deletes the old resource), where the data-loss guard can look at the live stream
 a stream holding messages is only replaced when `allow_data_loss` is set. `delete`
 then finds a stream that no longer matches the old resource and leaves it alone.
 Consumers are replaced delete-first; a replaced stream replaces its consumers too,
-through the stream's `uid` output.
+through their `stream_identity` input.
 
 The providers hold no state (each call opens its own connection), so Pulumi can
 pickle them into the stack's state.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
@@ -50,8 +49,8 @@ _NAME = re.compile(r"^[^\s.*>/\\]{1,255}$")
 # Inputs that steer the provider rather than declare what to build on the server.
 _NOT_DECLARED = ("connection", "allow_data_loss")
 _STREAM_IDENTITY = ("stream_name",)
-# A consumer lives inside one stream: a new stream (new uid) needs a new consumer.
-_CONSUMER_IDENTITY = ("stream_name", "durable_name", "stream_uid")
+# A consumer lives inside one stream: a replaced stream needs new consumers.
+_CONSUMER_IDENTITY = ("stream_name", "durable_name", "stream_identity")
 _ALLOW_HINT = (
     "set the stream's allowDataLoss setting to true (`pulumi config set "
     "streamAllowDataLoss true` for the events stream) and run `pulumi up` again"
@@ -166,13 +165,13 @@ class StreamProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         name = props["stream_name"]
         _run(props, _converge_stream)
-        return CreateResult(name, {**props, "uid": uuid.uuid4().hex})
+        return CreateResult(name, dict(props))
 
     def update(
-        self, _id: str, olds: dict[str, Any], news: dict[str, Any]
+        self, _id: str, _olds: dict[str, Any], news: dict[str, Any]
     ) -> UpdateResult:
         _run(news, _converge_stream)
-        return UpdateResult({**news, "uid": olds.get("uid")})
+        return UpdateResult(dict(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         async def look(js: JetStream) -> api.StreamInfo | None:

@@ -64,13 +64,23 @@ class StreamArgs:
     num_replicas: int | None = None
 
 
+def stream_identity(args: StreamArgs) -> str:
+    """Returns what changes exactly when the server must replace the stream.
+
+    A consumer takes it as an input, so it is replaced along with its stream; it
+    is known before deployment, so `preview` shows both replacements.
+    """
+    workqueue = "workqueue" if args.retention == "workqueue" else "no-workqueue"
+    return f"{args.stream_name}/{args.storage}/{workqueue}"
+
+
 @dataclass(frozen=True)
 class ConsumerArgs:
     """A durable pull consumer's declared fields (durations in seconds)."""
 
     connection: ConnectionArgs
     stream_name: pulumi.Input[str]
-    stream_uid: pulumi.Input[str]
+    stream_identity: str
     durable_name: str
     deliver_policy: str = "all"
     ack_policy: str = "explicit"
@@ -98,16 +108,11 @@ def _props(args: StreamArgs | ConsumerArgs) -> dict[str, Any]:
 
 
 class Stream(Resource, module="jetstream", name="Stream"):
-    """A JetStream stream, adopted when it already exists.
-
-    `uid` changes only when the stream is created or replaced, so consumers that
-    take it as an input are replaced with their stream.
-    """
+    """A JetStream stream, adopted when it already exists."""
 
     stream_name: pulumi.Output[str]
     subjects: pulumi.Output[list[str]]
     storage: pulumi.Output[str]
-    uid: pulumi.Output[str]
 
     def __init__(
         self,
@@ -118,8 +123,7 @@ class Stream(Resource, module="jetstream", name="Stream"):
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(retain_on_delete=args.keep_on_destroy)
         )
-        props = {**_props(args), "uid": None}
-        super().__init__(StreamProvider(), resource_name, props, opts)
+        super().__init__(StreamProvider(), resource_name, _props(args), opts)
 
 
 class Consumer(Resource, module="jetstream", name="Consumer"):

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 import pulumi
 
-from bootstrap import ConnectionArgs, Consumer, ConsumerArgs, Stream, StreamArgs
+from bootstrap import (
+    ConnectionArgs,
+    Consumer,
+    ConsumerArgs,
+    Stream,
+    StreamArgs,
+    stream_identity,
+)
 from components.settings import StreamSettings
 
 
@@ -44,22 +51,23 @@ class StreamWithConsumers(pulumi.ComponentResource):
         connection = args.connection
         settings = args.stream
 
+        stream_args = StreamArgs(
+            connection=connection,
+            stream_name=settings.name,
+            subjects=list(settings.subjects),
+            allow_data_loss=settings.allow_data_loss,
+            keep_on_destroy=settings.keep_on_destroy,
+            storage=settings.storage.value,
+            retention=settings.retention.value,
+            description=settings.description or None,
+            max_age=settings.max_age,
+            max_bytes=settings.max_bytes,
+            max_msgs=settings.max_msgs,
+            duplicate_window=settings.duplicate_window,
+        )
         self.stream = Stream(
             f"{name}-stream",
-            StreamArgs(
-                connection=connection,
-                stream_name=settings.name,
-                subjects=list(settings.subjects),
-                allow_data_loss=settings.allow_data_loss,
-                keep_on_destroy=settings.keep_on_destroy,
-                storage=settings.storage.value,
-                retention=settings.retention.value,
-                description=settings.description or None,
-                max_age=settings.max_age,
-                max_bytes=settings.max_bytes,
-                max_msgs=settings.max_msgs,
-                duplicate_window=settings.duplicate_window,
-            ),
+            stream_args,
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[args.nats] if args.nats else []
             ),
@@ -70,7 +78,7 @@ class StreamWithConsumers(pulumi.ComponentResource):
                 ConsumerArgs(
                     connection=connection,
                     stream_name=self.stream.stream_name,
-                    stream_uid=self.stream.uid,
+                    stream_identity=stream_identity(stream_args),
                     durable_name=consumer.name,
                     deliver_policy=consumer.deliver_policy.value,
                     # Centrifugo requires a pull consumer with explicit acks.

@@ -42,7 +42,7 @@ def _consumer_props(server: NatsServer, **changes: Any) -> dict[str, Any]:
     props: dict[str, Any] = {
         "connection": {"servers": [server.url], "timeout": 10.0},
         "stream_name": "EVENTS",
-        "stream_uid": "first",
+        "stream_identity": "EVENTS/file/no-workqueue",
         "durable_name": "centrifugo_consumer",
         "deliver_policy": "all",
         "ack_policy": "explicit",
@@ -231,10 +231,8 @@ def test_diff_of_rename_with_messages_refuses_unless_allowed(
     renamed = _stream_props(nats_server, stream_name="EVENTS2")
 
     with pytest.raises(DataLossError, match="3 message"):
-        provider.diff("EVENTS", {**stream, "uid": "u1"}, renamed)
-    allowed = provider.diff(
-        "EVENTS", {**stream, "uid": "u1"}, {**renamed, "allow_data_loss": True}
-    )
+        provider.diff("EVENTS", stream, renamed)
+    allowed = provider.diff("EVENTS", stream, {**renamed, "allow_data_loss": True})
 
     assert allowed.replaces == ["stream_name"]
 
@@ -398,9 +396,13 @@ def test_consumer_diff_after_stream_replacement_asks_for_replacement(
 ) -> None:
     props = _consumer_props(nats_server)
 
-    diff = consumers.diff("x", props, _consumer_props(nats_server, stream_uid="next"))
+    replaced = _consumer_props(
+        nats_server, stream_identity="EVENTS/memory/no-workqueue"
+    )
 
-    assert diff.replaces == ["stream_uid"]
+    diff = consumers.diff("x", props, replaced)
+
+    assert diff.replaces == ["stream_identity"]
 
 
 def test_stream_diff_of_storage_change_replaces_new_before_old(

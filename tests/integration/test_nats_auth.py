@@ -60,7 +60,7 @@ def provisioned(secured_nats: NatsServer) -> NatsServer:
         {
             "connection": connection,
             "stream_name": "EVENTS",
-            "stream_uid": "u",
+            "stream_identity": "EVENTS/file/no-workqueue",
             "durable_name": "centrifugo_consumer",
             "ack_policy": "explicit",
         }
