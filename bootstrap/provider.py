@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -49,6 +50,8 @@ _NAME = re.compile(r"^[^\s.*>/\\]{1,255}$")
 # Inputs that steer the provider rather than declare what to build on the server.
 _NOT_DECLARED = ("connection", "allow_data_loss")
 _STREAM_IDENTITY = ("stream_name",)
+# How a dynamic provider sees a value not known yet, during `preview`.
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 # A consumer lives inside one stream: a replaced stream needs new consumers.
 _CONSUMER_IDENTITY = ("stream_name", "durable_name", "stream_identity")
 _ALLOW_HINT = (
@@ -76,7 +79,7 @@ def _failures_for_fields(
     failures = []
     for name, field in fields.items():
         value = props.get(name)
-        if field.enum is None or not isinstance(value, str):
+        if field.enum is None or not isinstance(value, str) or value == _UNKNOWN:
             continue
         allowed = [member.value for member in field.enum]
         if value not in allowed:
@@ -151,7 +154,9 @@ class StreamProvider(ResourceProvider):
         failures += _failures_for_fields(spec.STREAM_FIELDS, news)
         subjects = news.get("subjects")
         if isinstance(subjects, list) and not subjects:
-            failures.append(CheckFailure("subjects", "declare at least one subject."))
+            failures.append(
+                CheckFailure("subjects", "[] captures nothing; declare a subject.")
+            )
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -204,59 +209,89 @@ def _guard_rename(olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
         )
 
 
+class Action(str, Enum):
+    """What converging one object to its declared fields takes."""
+
+    CREATE = "create"
+    NONE = "none"
+    UPDATE = "update"
+    REPLACE = "replace"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The outcome of comparing declared fields with the live object.
+
+    Attributes:
+        action: What to do.
+        fields: The declared fields that differ.
+        messages: Messages the live stream holds (lost on a replacement).
+    """
+
+    action: Action
+    fields: tuple[str, ...] = ()
+    messages: int = 0
+
+
+def plan_stream(props: Mapping[str, Any], info: api.StreamInfo | None) -> Plan:
+    """Decides how to make the live stream match `props`.
+
+    Raises:
+        DataLossError: Only a replacement would do, the stream holds messages and
+            the stack does not allow losing them.
+    """
+    if info is None:
+        return Plan(Action.CREATE)
+    wanted = spec.declared(spec.STREAM_FIELDS, props)
+    live = spec.live_values(spec.STREAM_FIELDS, info.config)
+    found = spec.differences(spec.STREAM_FIELDS, wanted, live)
+    if not found:
+        return Plan(Action.NONE)
+    immutable = immutable_differences(spec.STREAM_FIELDS, found)
+    if not immutable:
+        return Plan(Action.UPDATE, tuple(sorted(found)))
+    messages = info.state.messages
+    if messages and not props.get("allow_data_loss"):
+        raise DataLossError(
+            f"Stream {props['stream_name']!r} must be replaced because "
+            f"{_describe(immutable)}, and the server cannot change that in place; "
+            f"replacing it deletes the {messages} message(s) it holds. To allow it, "
+            f"{_ALLOW_HINT}; or declare the live value to keep the stream as it is."
+        )
+    return Plan(Action.REPLACE, tuple(sorted(immutable)), messages)
+
+
 async def _converge_stream(js: JetStream, props: Mapping[str, Any]) -> None:
     """Makes the live stream match the declared fields; writes only on a change."""
     name = props["stream_name"]
     settings = spec.for_nats(spec.STREAM_FIELDS, props)
     info = await js.stream(name)
-    if info is None:
+    plan = plan_stream(props, info)
+
+    if plan.action is Action.CREATE:
         await js.add_stream(api.StreamConfig(name=name, **settings))
-        log.info("created stream %r", name)
-        return
-
-    wanted = spec.declared(spec.STREAM_FIELDS, props)
-    live = spec.live_values(spec.STREAM_FIELDS, info.config)
-    found = spec.differences(spec.STREAM_FIELDS, wanted, live)
-    if not found:
-        log.info("stream %r unchanged", name)
-        return
-
-    immutable = immutable_differences(spec.STREAM_FIELDS, found)
-    if immutable:
-        await _replace_stream(js, info, props, immutable)
-        return
-    # Send the whole live config back with the declared fields changed: the server
-    # resets every field an update leaves out.
-    await js.update_stream(info.config.evolve(**settings))
-    log.info("updated stream %r: %s", name, ", ".join(sorted(found)))
+    elif plan.action is Action.UPDATE and info is not None:
+        # Send the whole live config back with the declared fields changed: the
+        # server resets every field an update leaves out.
+        await js.update_stream(info.config.evolve(**settings))
+    elif plan.action is Action.REPLACE:
+        await js.delete_stream(name)
+        await js.add_stream(api.StreamConfig(name=name, **settings))
+    log_plan("stream", name, plan)
 
 
-async def _replace_stream(
-    js: JetStream,
-    info: api.StreamInfo,
-    props: Mapping[str, Any],
-    immutable: Mapping[str, tuple[Any, Any]],
-) -> None:
-    """Deletes and re-creates a stream whose changed fields cannot change in place."""
-    name = props["stream_name"]
-    messages = info.state.messages
-    if messages and not props.get("allow_data_loss"):
-        raise DataLossError(
-            f"Stream {name!r} must be replaced because {_describe(immutable)}, and "
-            f"the server cannot change that in place; replacing it deletes the "
-            f"{messages} message(s) it holds. To allow it, {_ALLOW_HINT}; or "
-            "declare the live value to keep the stream as it is."
+def log_plan(kind: str, name: str, plan: Plan) -> None:
+    """Logs one line per state change; a replacement that lost messages warns."""
+    if plan.action is Action.REPLACE and plan.messages:
+        log.warning(
+            "replaced %s %r (%s), deleting %d message(s)",
+            kind,
+            name,
+            ", ".join(plan.fields),
+            plan.messages,
         )
-    await js.delete_stream(name)
-    await js.add_stream(
-        api.StreamConfig(name=name, **spec.for_nats(spec.STREAM_FIELDS, props))
-    )
-    log.warning(
-        "replaced stream %r (%s), deleting %d message(s)",
-        name,
-        ", ".join(sorted(immutable)),
-        messages,
-    )
+    else:
+        log.info("%s %r: %s %s", kind, name, plan.action.value, ", ".join(plan.fields))
 
 
 async def _delete_stream(js: JetStream, props: Mapping[str, Any]) -> None:
@@ -322,23 +357,20 @@ def _consumer_id(props: Mapping[str, Any]) -> str:
     return f"{props['stream_name']}/{props['durable_name']}"
 
 
-async def _converge_consumer(js: JetStream, props: Mapping[str, Any]) -> None:
-    """Makes the live durable match the declared fields; writes only on a change."""
-    stream, durable = props["stream_name"], props["durable_name"]
-    settings = spec.for_nats(spec.CONSUMER_FIELDS, props)
-    info = await js.consumer(stream, durable)
-    if info is None:
-        config = api.ConsumerConfig(durable_name=durable, **settings)
-        await js.put_consumer(stream, config)
-        log.info("created consumer %r", _consumer_id(props))
-        return
+def plan_consumer(props: Mapping[str, Any], info: api.ConsumerInfo | None) -> Plan:
+    """Decides how to make the live durable match `props`.
 
+    Raises:
+        ImmutableChangeError: The durable exists with a field the server cannot
+            change in place.
+    """
+    if info is None:
+        return Plan(Action.CREATE)
     wanted = spec.declared(spec.CONSUMER_FIELDS, props)
     live = spec.live_values(spec.CONSUMER_FIELDS, info.config)
     found = spec.differences(spec.CONSUMER_FIELDS, wanted, live)
     if not found:
-        log.info("consumer %r unchanged", _consumer_id(props))
-        return
+        return Plan(Action.NONE)
     immutable = immutable_differences(spec.CONSUMER_FIELDS, found)
     if immutable:
         raise ImmutableChangeError(
@@ -348,6 +380,19 @@ async def _converge_consumer(js: JetStream, props: Mapping[str, Any]) -> None:
             "is lost; with deliver policy `all` the stored messages are delivered "
             "again), then run `pulumi up` again."
         )
+    return Plan(Action.UPDATE, tuple(sorted(found)))
 
-    await js.put_consumer(stream, info.config.evolve(**settings))
-    log.info("updated consumer %r: %s", _consumer_id(props), ", ".join(sorted(found)))
+
+async def _converge_consumer(js: JetStream, props: Mapping[str, Any]) -> None:
+    """Makes the live durable match the declared fields; writes only on a change."""
+    stream, durable = props["stream_name"], props["durable_name"]
+    settings = spec.for_nats(spec.CONSUMER_FIELDS, props)
+    info = await js.consumer(stream, durable)
+    plan = plan_consumer(props, info)
+
+    if plan.action is Action.CREATE:
+        config = api.ConsumerConfig(durable_name=durable, **settings)
+        await js.put_consumer(stream, config)
+    elif plan.action is Action.UPDATE and info is not None:
+        await js.put_consumer(stream, info.config.evolve(**settings))
+    log_plan("consumer", _consumer_id(props), plan)
