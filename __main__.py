@@ -48,6 +48,8 @@ nats = NatsServer(
     NatsServerArgs(
         image=settings.nats_image,
         running=settings.services_running,
+        # A stream kept on destroy lives in the volume: keep that too.
+        keep_volume=any(stream.keep_on_destroy for stream in settings.streams),
         network_name=network.name,
         bind_address=settings.bind_address,
         client_port=settings.nats_port,

@@ -115,6 +115,8 @@ class NatsServerArgs:
         image: Image reference; it must run `nats-server` given only flags and
             provide `wget` for the health check (the official `-alpine` images do).
         running: Whether the container exists; the volume is kept either way.
+        keep_volume: Whether `pulumi destroy` leaves the volume (and so the
+            streams stored in it) in place.
         network_name: Docker network to join.
         bind_address: Host address both published ports listen on.
         client_port: Host port of the client listener.
@@ -129,6 +131,7 @@ class NatsServerArgs:
 
     image: str
     running: bool
+    keep_volume: bool
     network_name: pulumi.Input[str]
     bind_address: str
     client_port: int
@@ -158,8 +161,6 @@ class NatsServer(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-
         volume = docker.Volume(
             f"{name}-data",
             name=f"{name}-data",
@@ -167,7 +168,7 @@ class NatsServer(pulumi.ComponentResource):
                 docker.VolumeLabelArgs(label=k, value=v) for k, v in args.labels.items()
             ],
             # The store outlives containers: stopping the services keeps it.
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.keep_volume),
         )
         self.volume_name = volume.name
         self.internal_url = f"nats://{NETWORK_ALIAS}:{CLIENT_PORT}"

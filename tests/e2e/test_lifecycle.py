@@ -9,6 +9,7 @@ services while keeping the data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -223,3 +224,31 @@ def test_stopping_services_keeps_volume_and_messages_and_starting_finds_them(
     assert stopped == set()
     assert volume.name == out["natsVolumeName"]
     assert _stream(out, "EVENTS").state.messages == before >= 3
+
+
+def test_destroy_with_stream_kept_leaves_its_volume_and_next_up_finds_messages(
+    stack: auto.Stack, out: dict[str, Any], docker_client: docker.DockerClient
+) -> None:
+    _set(stack, "streamKeepOnDestroy", "true")
+    stack.up(color="never")
+    for index in range(2):
+        _publish(out, "events.users", ["nobody"], {"kept": index})
+    before = _stream(out, "EVENTS").state.messages
+    volume_name = out["natsVolumeName"]
+
+    try:
+        stack.destroy(color="never")
+        kept = docker_client.volumes.get(volume_name)
+        containers = docker_client.containers.list(
+            all=True, filters={"label": f"zk-messenger.stack={STACK}"}
+        )
+        stack.up(color="never")
+        after = _stream(outputs(stack), "EVENTS").state.messages
+    finally:
+        stack.destroy(color="never")
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.volumes.get(volume_name).remove()
+
+    assert kept.name == volume_name
+    assert containers == []
+    assert after == before >= 2
