@@ -34,6 +34,8 @@ HARDENING_KEYS = (
     "personalHistorySize",
     "personalHistoryTtl",
     "personalForceRecovery",
+    "streamAllowDataLoss",
+    "streamKeepOnDestroy",
 )
 
 
@@ -141,3 +143,10 @@ def test_load_settings_with_prod_stack_turns_history_and_recovery_on() -> None:
     assert personal.force_recovery
     assert personal.history_size > 0
     assert personal.history_ttl > 0
+
+
+def test_load_settings_with_prod_stack_guards_and_keeps_the_events_stream() -> None:
+    stream = _load_prod().stream
+
+    assert stream.allow_data_loss is False
+    assert stream.keep_on_destroy is True
