@@ -791,21 +791,34 @@ def _consumer(reader: _Reader, keys: Mapping[str, str]) -> ConsumerSettings:
     )
 
 
+def _stream_setting(index: int, field: str) -> str:
+    """Names a field of the index-th stream as the user sets it."""
+    if index == 0:
+        return {"name": "streamName", "subjects": "streamSubjects"}[field]
+    return f"extraStreams[{index - 1}].{field}"
+
+
 def _check_streams(reader: _Reader, streams: tuple[StreamSettings, ...]) -> None:
     """Refuses duplicate stream names and subjects two streams would both capture."""
     seen: dict[str, int] = {}
     for index, stream in enumerate(streams):
-        where = "streamName" if index == 0 else f"extraStreams[{index - 1}].name"
         if stream.name in seen:
-            reader.bad(where, stream.name, "give each stream its own name.")
-        seen[stream.name] = index
+            reader.bad(
+                _stream_setting(index, "name"),
+                stream.name,
+                f"{_stream_setting(seen[stream.name], 'name')} already names a "
+                "stream so; give each stream its own name.",
+            )
+        seen.setdefault(stream.name, index)
     for i, first in enumerate(streams):
-        for second in streams[i + 1 :]:
+        for j, second in enumerate(streams[i + 1 :], start=i + 1):
             for a in first.subjects:
                 for b in second.subjects:
                     if subjects_overlap(a, b):
-                        reader.errors.append(
-                            f"streams {first.name!r} and {second.name!r}: subjects "
-                            f"{a!r} and {b!r} overlap, and JetStream refuses a "
-                            "subject captured by two streams; make them disjoint."
+                        reader.bad(
+                            _stream_setting(j, "subjects"),
+                            b,
+                            f"it overlaps {a!r} of stream {first.name!r}, and "
+                            "JetStream refuses a subject two streams capture; make "
+                            "them disjoint.",
                         )

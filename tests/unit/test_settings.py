@@ -108,6 +108,120 @@ def test_load_settings_with_bad_value_names_setting_value_and_fix(
     assert "nothing was changed" in message
 
 
+AUDIT = {"name": "AUDIT", "subjects": ["audit.>"]}
+# Each case: settings, then the setting the message names and a word of the fix.
+BAD_STRUCTURED = [
+    (
+        {"extraStreams": [{"name": "AUDIT", "subjects": ["events.a"]}]},
+        "extraStreams[0].subjects: 'events.a'",
+        "overlaps",
+    ),
+    (
+        {"extraStreams": [{"name": "AUDIT", "subjects": ["*.x"]}]},
+        "extraStreams[0].subjects: '*.x'",
+        "overlaps",
+    ),
+    (
+        {"extraStreams": [AUDIT, {"name": "AUDIT", "subjects": ["b.>"]}]},
+        "extraStreams[1].name: 'AUDIT'",
+        "own name",
+    ),
+    (
+        {"extraStreams": [{"name": "EVENTS", "subjects": ["b.>"]}]},
+        "extraStreams[0].name: 'EVENTS'",
+        "own name",
+    ),
+    (
+        {"extraStreams": [{**AUDIT, "storage": "disk"}]},
+        "extraStreams[0].storage: 'disk'",
+        "file, memory",
+    ),
+    (
+        {"extraStreams": [{**AUDIT, "retention": "forever"}]},
+        "extraStreams[0].retention: 'forever'",
+        "workqueue",
+    ),
+    (
+        {"extraStreams": [{**AUDIT, "maxAge": "1 day"}]},
+        "extraStreams[0].maxAge: '1 day'",
+        "duration",
+    ),
+    (
+        {"extraStreams": [{**AUDIT, "sizeLimit": 5}]},
+        "extraStreams[0].sizeLimit: is not a field",
+        "maxBytes",
+    ),
+    (
+        {"extraStreams": [{"subjects": ["a.>"]}]},
+        "extraStreams[0].name: no value",
+        "set it",
+    ),
+    ({"extraStreams": ["AUDIT"]}, "extraStreams[0]: 'AUDIT'", "JSON object"),
+    (
+        {"extraStreams": [{**AUDIT, "consumers": [{"name": "a"}, {"name": "a"}]}]},
+        "extraStreams[0].name: 'AUDIT'",
+        "consumers its own name",
+    ),
+    (
+        {"extraStreams": [{**AUDIT, "consumers": [{"name": "a b"}]}]},
+        "extraStreams[0].consumers[0].name: 'a b'",
+        "letters",
+    ),
+    (
+        {
+            "extraStreams": [
+                {
+                    **AUDIT,
+                    "retention": "workqueue",
+                    "consumers": [{"name": "w", "deliverPolicy": "new"}],
+                }
+            ]
+        },
+        "extraStreams[0].retention: 'workqueue'",
+        "deliverPolicy all",
+    ),
+    ({"natsPortt": 4222}, "natsPortt: is not a setting", "spelling"),
+    ({"natsPort": 9000}, "centrifugoInternalPort: 9000", "already used"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "named", "fix"), BAD_STRUCTURED)
+def test_load_settings_with_bad_structured_value_names_its_place_and_fix(
+    overrides: dict[str, Any], named: str, fix: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(**overrides)
+
+    assert named in str(raised.value)
+    assert fix in str(raised.value)
+
+
+def test_load_settings_with_valid_extra_stream_reads_every_field() -> None:
+    settings = _load(
+        extraStreams=[
+            {
+                **AUDIT,
+                "storage": "memory",
+                "retention": "interest",
+                "maxAge": "1h",
+                "maxBytes": 1024,
+                "keepOnDestroy": True,
+                "consumers": [{"name": "archiver", "ackWait": "1m"}],
+            }
+        ]
+    )
+
+    (events, audit) = settings.streams
+    assert events.name == "EVENTS"
+    assert audit.storage.value == "memory"
+    assert audit.retention.value == "interest"
+    assert audit.max_age == 3600
+    assert audit.max_bytes == 1024
+    assert audit.keep_on_destroy is True
+    assert audit.consumers[0].ack_wait == 60
+    assert audit.consumers[0].deliver_policy is DeliverPolicy.ALL
+
+
 def test_load_settings_with_several_bad_values_reports_each() -> None:
     with pytest.raises(SettingsError) as raised:
         _load(natsPort=0, logLevel="loud", streamName="a b")
