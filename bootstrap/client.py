@@ -44,7 +44,7 @@ _IMMUTABLE_WORDING = (
     "with a different configuration",
 )
 # Seconds one connection attempt may take before the next one starts.
-_ATTEMPT_TIMEOUT = 2.0
+_ATTEMPT_TIMEOUT = 2
 # Seconds between connection attempts while JetStream is starting.
 _RETRY_PAUSE = 0.5
 # Seconds one JetStream API request may take.
@@ -263,17 +263,26 @@ async def _try_connect(connection: Connection) -> Client:
 async def _open(
     connection: Connection, error_cb: Callable[[Exception], Awaitable[None]]
 ) -> Client:
-    return await nats.connect(
-        servers=list(connection.servers),
-        connect_timeout=_ATTEMPT_TIMEOUT,
-        allow_reconnect=False,
-        # nats-py treats 0 as "no limit" while choosing a server; 1 means each
-        # server is tried once per call.
-        max_reconnect_attempts=1,
-        reconnect_time_wait=_RETRY_PAUSE,
-        error_cb=error_cb,
-        **connection.options(),
-    )
+    client = Client()
+    try:
+        await client.connect(
+            servers=list(connection.servers),
+            connect_timeout=_ATTEMPT_TIMEOUT,
+            allow_reconnect=False,
+            # nats-py treats 0 as "no limit" while choosing a server; 1 means each
+            # server is tried once per call.
+            max_reconnect_attempts=1,
+            # Pauses between attempts are the caller's (`_RETRY_PAUSE`).
+            reconnect_time_wait=0,
+            error_cb=error_cb,
+            **connection.options(),
+        )
+    except BaseException:
+        # nats-py keeps the socket of a refused connection open until closed.
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await client.close()
+        raise
+    return client
 
 
 __all__ = [
