@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pulumi
@@ -240,7 +241,11 @@ def test_load_settings_with_plaintext_secret_refuses_it() -> None:
 def test_load_settings_with_encrypted_secret_uses_it() -> None:
     settings = _load(secret_keys=("apiKey",), apiKey="given-key")
 
-    assert settings.secrets.api_key is not None
+    api_key = settings.secrets.api_key
+    assert api_key is not None
+    loop = asyncio.get_event_loop()
+    assert loop.run_until_complete(api_key.future()) == "given-key"
+    assert loop.run_until_complete(api_key.is_secret()) is True
 
 
 def test_load_settings_with_recovery_but_no_history_is_refused() -> None:
