@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
+from components.service import Port, ServiceArgs, service_container
 from components.settings import PersonalNamespaceSettings
 
 # Ports inside the container; the host ports are settings.
@@ -225,62 +226,26 @@ class Centrifugo(pulumi.ComponentResource):
             keep_locally=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.container = docker.Container(
+        self.container = service_container(
             name,
-            name=name,
-            image=image.image_id,
-            entrypoints=[BINARY],
-            command=["--config", CONFIG_PATH],
-            uploads=[
-                docker.ContainerUploadArgs(
-                    file=CONFIG_PATH, content=pulumi.Output.secret(config)
-                )
-            ],
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=CLIENT_PORT,
-                    external=args.port,
-                    ip=args.client_bind_address,
-                ),
-                docker.ContainerPortArgs(
-                    internal=INTERNAL_PORT,
-                    external=args.internal_port,
-                    ip=args.bind_address,
-                ),
-            ],
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(
-                    name=args.network_name, aliases=["centrifugo"]
-                )
-            ],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=[
-                    "CMD",
-                    "wget",
-                    "-q",
-                    "--spider",
-                    f"http://127.0.0.1:{INTERNAL_PORT}/health",
+            ServiceArgs(
+                image=image.image_id,
+                entrypoints=[BINARY],
+                command=["--config", CONFIG_PATH],
+                config_path=CONFIG_PATH,
+                config=config,
+                ports=[
+                    Port(CLIENT_PORT, args.port, args.client_bind_address),
+                    Port(INTERNAL_PORT, args.internal_port, args.bind_address),
                 ],
-                interval="2s",
-                timeout="2s",
-                retries=15,
-                start_period="1s",
+                network_name=args.network_name,
+                alias="centrifugo",
+                health_url=f"http://127.0.0.1:{INTERNAL_PORT}/health",
+                labels=args.labels,
             ),
-            restart="unless-stopped",
-            wait=True,
-            wait_timeout=120,
-            labels=[
-                docker.ContainerLabelArgs(label=k, value=v)
-                for k, v in args.labels.items()
-            ],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                # The consumer must exist: Centrifugo exits at start without it.
-                depends_on=list(args.start_after),
-                replace_on_changes=["healthcheck"],
-                # The fixed name cannot be held by two containers at once.
-                delete_before_replace=True,
-            ),
+            parent=self,
+            # The consumer must exist: Centrifugo exits at start without it.
+            depends_on=args.start_after,
         )
 
         self.container_name = self.container.name

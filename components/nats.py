@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from components.service import Port, ServiceArgs, service_container
+
 # Ports inside the container; the host ports are settings.
 CLIENT_PORT = 4222
 MONITOR_PORT = 8222
@@ -200,64 +202,27 @@ class NatsServer(pulumi.ComponentResource):
             keep_locally=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return docker.Container(
+        return service_container(
             name,
-            name=name,
-            image=image.image_id,
-            command=["--config", CONFIG_PATH],
-            uploads=[
-                docker.ContainerUploadArgs(
-                    file=CONFIG_PATH, content=pulumi.Output.secret(config)
-                )
-            ],
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=CLIENT_PORT,
-                    external=args.client_port,
-                    ip=args.bind_address,
-                ),
-                docker.ContainerPortArgs(
-                    internal=MONITOR_PORT,
-                    external=args.monitor_port,
-                    ip=args.bind_address,
-                ),
-            ],
-            volumes=[
-                docker.ContainerVolumeArgs(
-                    volume_name=volume.name, container_path=STORE_DIR
-                )
-            ],
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(
-                    name=args.network_name, aliases=[NETWORK_ALIAS]
-                )
-            ],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                # Healthy only once JetStream has recovered its streams from disk.
-                tests=[
-                    "CMD",
-                    "wget",
-                    "-q",
-                    "--spider",
-                    f"http://127.0.0.1:{MONITOR_PORT}/healthz",
+            ServiceArgs(
+                image=image.image_id,
+                command=["--config", CONFIG_PATH],
+                config_path=CONFIG_PATH,
+                config=config,
+                ports=[
+                    Port(CLIENT_PORT, args.client_port, args.bind_address),
+                    Port(MONITOR_PORT, args.monitor_port, args.bind_address),
                 ],
-                interval="2s",
-                timeout="2s",
-                retries=15,
-                start_period="1s",
+                volumes=[
+                    docker.ContainerVolumeArgs(
+                        volume_name=volume.name, container_path=STORE_DIR
+                    )
+                ],
+                network_name=args.network_name,
+                alias=NETWORK_ALIAS,
+                # Healthy only once JetStream has recovered its streams from disk.
+                health_url=f"http://127.0.0.1:{MONITOR_PORT}/healthz",
+                labels=args.labels,
             ),
-            restart="unless-stopped",
-            wait=True,
-            wait_timeout=120,
-            labels=[
-                docker.ContainerLabelArgs(label=k, value=v)
-                for k, v in args.labels.items()
-            ],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                # pulumi-docker stores a changed health check without applying it.
-                replace_on_changes=["healthcheck"],
-                # The fixed name cannot be held by two containers at once.
-                delete_before_replace=True,
-            ),
+            parent=self,
         )

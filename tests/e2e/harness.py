@@ -19,7 +19,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from tests.conftest import required_env
+from tests.conftest import free_port, required_env
 from tests.docker_standin.install import install
 from tests.stack_config import PROJECT, PROJECT_DIR
 
@@ -82,6 +82,25 @@ def open_stack(workdir: Path, stack_name: str, config: Mapping[str, str]) -> aut
         {f"{PROJECT}:{key}": auto.ConfigValue(value) for key, value in config.items()}
     )
     return stack
+
+
+def open_local_stack(workdir: Path, stack_name: str) -> auto.Stack:
+    """Opens `stack_name` with the dev settings, the local images and free ports.
+
+    Free ports keep a dev stack running on the same machine out of the way.
+    """
+    return open_stack(
+        workdir,
+        stack_name,
+        {
+            "natsImage": required_env("ZKM_NATS_IMAGE"),
+            "centrifugoImage": required_env("ZKM_CENTRIFUGO_IMAGE"),
+            "natsPort": str(free_port()),
+            "natsMonitorPort": str(free_port()),
+            "centrifugoPort": str(free_port()),
+            "centrifugoInternalPort": str(free_port()),
+        },
+    )
 
 
 def state_text(stack: auto.Stack) -> str:

@@ -15,8 +15,7 @@ import docker
 import pytest
 from pulumi import automation as auto
 
-from tests.conftest import free_port, required_env
-from tests.e2e.harness import open_stack
+from tests.e2e.harness import open_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -50,18 +49,7 @@ def _snapshot(client: docker.DockerClient) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[auto.Stack]:
-    deployed = open_stack(
-        tmp_path_factory.mktemp("bad"),
-        STACK,
-        {
-            "natsImage": required_env("ZKM_NATS_IMAGE"),
-            "centrifugoImage": required_env("ZKM_CENTRIFUGO_IMAGE"),
-            "natsPort": str(free_port()),
-            "natsMonitorPort": str(free_port()),
-            "centrifugoPort": str(free_port()),
-            "centrifugoInternalPort": str(free_port()),
-        },
-    )
+    deployed = open_local_stack(tmp_path_factory.mktemp("bad"), STACK)
     try:
         deployed.up(color="never")
         yield deployed

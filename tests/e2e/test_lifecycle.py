@@ -22,8 +22,7 @@ from nats.js import api
 from pulumi import automation as auto
 
 from tests.clients import SseClient
-from tests.conftest import free_port, required_env
-from tests.e2e.harness import open_stack, outputs
+from tests.e2e.harness import open_local_stack, outputs
 from tools.mint_token import mint_token
 from tools.publish_event import publish
 
@@ -36,18 +35,7 @@ AUDIT = {"name": "AUDIT", "subjects": ["audit.>"], "storage": "file"}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[auto.Stack]:
-    deployed = open_stack(
-        tmp_path_factory.mktemp("life"),
-        STACK,
-        {
-            "natsImage": required_env("ZKM_NATS_IMAGE"),
-            "centrifugoImage": required_env("ZKM_CENTRIFUGO_IMAGE"),
-            "natsPort": str(free_port()),
-            "natsMonitorPort": str(free_port()),
-            "centrifugoPort": str(free_port()),
-            "centrifugoInternalPort": str(free_port()),
-        },
-    )
+    deployed = open_local_stack(tmp_path_factory.mktemp("life"), STACK)
     try:
         deployed.up(color="never")
         yield deployed

@@ -23,8 +23,7 @@ import pytest
 from pulumi import automation as auto
 
 from tests.clients import both_transports
-from tests.conftest import free_port, required_env
-from tests.e2e.harness import open_stack, outputs, state_text
+from tests.e2e.harness import open_local_stack, outputs, state_text
 from tests.stack_config import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
@@ -64,19 +63,7 @@ def stack(
         "networks": [],
         "volumes": [],
     }, "an earlier run left the e2e stack behind; remove it first"
-    deployed = open_stack(
-        tmp_path_factory.mktemp("e2e"),
-        STACK,
-        {
-            "natsImage": required_env("ZKM_NATS_IMAGE"),
-            "centrifugoImage": required_env("ZKM_CENTRIFUGO_IMAGE"),
-            # Free ports, so a dev stack running on this machine is left alone.
-            "natsPort": str(free_port()),
-            "natsMonitorPort": str(free_port()),
-            "centrifugoPort": str(free_port()),
-            "centrifugoInternalPort": str(free_port()),
-        },
-    )
+    deployed = open_local_stack(tmp_path_factory.mktemp("e2e"), STACK)
     try:
         deployed.up(on_output=print, color="never")
         yield deployed
