@@ -16,8 +16,10 @@ from components.centrifugo import (
 )
 from components.jetstream import StreamWithConsumers, StreamWithConsumersArgs
 from components.nats import (
+    ADMIN_INBOX,
     ADMIN_USER,
     CENTRIFUGO_USER,
+    PUBLISHER_INBOX,
     PUBLISHER_USER,
     Durable,
     NatsServer,
@@ -75,6 +77,7 @@ streams = [
                 timeout=settings.provision_timeout,
                 user=ADMIN_USER,
                 password=secrets.nats_admin_password,
+                inbox_prefix=ADMIN_INBOX,
             ),
             stream=stream,
             nats=nats.container,
@@ -139,8 +142,10 @@ pulumi.export(
 )
 pulumi.export("natsPublisherUser", PUBLISHER_USER)
 pulumi.export("natsPublisherPassword", secrets.nats_publisher_password)
+pulumi.export("natsPublisherInboxPrefix", PUBLISHER_INBOX)
 pulumi.export("natsAdminUser", ADMIN_USER)
 pulumi.export("natsAdminPassword", secrets.nats_admin_password)
+pulumi.export("natsAdminInboxPrefix", ADMIN_INBOX)
 pulumi.export("streamName", streams[0].stream.stream_name)
 pulumi.export("consumerName", centrifugo_consumer.name)
 pulumi.export("streamNames", [s.stream.stream_name for s in streams])

@@ -43,6 +43,14 @@ _IMMUTABLE_WORDING = (
     "cannot be updated",
     "with a different configuration",
 )
+# What to do about the refusals a declared setting can cause (nats-server's
+# errors.json codes).
+_HINTS = {
+    10065: "another stream already captures these subjects; make them disjoint",
+    10058: "a stream of this name exists with another configuration",
+    10099: "a workqueue stream takes one unfiltered consumer only",
+    10003: "the server refused a value as out of range",
+}
 # Seconds one connection attempt may take before the next one starts.
 _ATTEMPT_TIMEOUT = 2
 # Seconds between connection attempts while JetStream is starting.
@@ -65,6 +73,7 @@ class Connection:
         tls_ca_file: CA bundle to verify the server with; turns TLS on.
         tls_cert_file: Client certificate, for servers that verify clients.
         tls_key_file: Key of the client certificate.
+        inbox_prefix: Subject prefix of replies to this client's requests.
     """
 
     servers: tuple[str, ...]
@@ -76,6 +85,7 @@ class Connection:
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    inbox_prefix: str = "_INBOX"
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> Connection:
@@ -184,10 +194,10 @@ def _translated(subject: str) -> Iterator[None]:
                 f"JetStream {subject}: {said}; the change needs the object to be "
                 "replaced, see the stream's allowDataLoss setting."
             ) from exc
-        raise JetStreamRequestError(
-            f"JetStream {subject}: {said}; check the declared settings against the "
-            "server's limits."
-        ) from exc
+        hint = _HINTS.get(
+            exc.err_code or 0, "check the declared settings against the server's rules"
+        )
+        raise JetStreamRequestError(f"JetStream {subject}: {said}; {hint}.") from exc
     except (TimeoutError, nats.errors.Error, OSError) as exc:
         raise JetStreamRequestError(
             f"JetStream {subject}: the request failed ({exc!r}); check that NATS is "
@@ -234,9 +244,9 @@ async def _connect(connection: Connection) -> Client:
     raise NatsUnavailableError(
         f"JetStream at {connection.describe()} did not answer within "
         f"{connection.timeout:g} s ({attempts} attempts, last error: {last_error!r}). "
-        "Check that the NATS container is running and healthy and that its client "
-        "port is published at that address, then run `pulumi up` again; nothing was "
-        "created in JetStream."
+        "Check that the NATS container is running and healthy (`servicesRunning` "
+        "true) and that its client port is published at that address, then run "
+        "the command again; nothing was changed in JetStream."
     ) from last_error
 
 
@@ -275,11 +285,14 @@ async def _open(
             # Pauses between attempts are the caller's (`_RETRY_PAUSE`).
             reconnect_time_wait=0,
             error_cb=error_cb,
+            # Replies come to an inbox only this user may read.
+            inbox_prefix=connection.inbox_prefix,
             **connection.options(),
         )
     except BaseException:
-        # nats-py keeps the socket of a refused connection open until closed.
-        with contextlib.suppress(nats.errors.Error, OSError):
+        # nats-py keeps the socket of a refused connection open until closed, and
+        # asserts when closing a client that never got as far as the server.
+        with contextlib.suppress(nats.errors.Error, OSError, AssertionError):
             await client.close()
         raise
     return client

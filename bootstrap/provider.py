@@ -36,10 +36,11 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.runtime import rpc
 
 from bootstrap import client, spec
 from bootstrap.client import Connection, JetStream
-from bootstrap.errors import DataLossError, ImmutableChangeError
+from bootstrap.errors import DataLossError, ImmutableChangeError, NatsUnavailableError
 
 T = TypeVar("T")
 
@@ -51,7 +52,7 @@ _NAME = re.compile(r"^[^\s.*>/\\]{1,255}$")
 _NOT_DECLARED = ("connection", "allow_data_loss")
 _STREAM_IDENTITY = ("stream_name",)
 # How a dynamic provider sees a value not known yet, during `preview`.
-_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+_UNKNOWN = rpc.UNKNOWN
 # A consumer lives inside one stream: a replaced stream needs new consumers.
 _CONSUMER_IDENTITY = ("stream_name", "durable_name", "stream_identity")
 _ALLOW_HINT = (
@@ -160,12 +161,14 @@ class StreamProvider(ResourceProvider):
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        result = _diff(spec.STREAM_FIELDS, _STREAM_IDENTITY, olds, news, False)
-        if olds.get("stream_name") != news.get("stream_name"):
+        renamed = olds.get("stream_name") != news.get("stream_name")
+        if renamed:
             # The old stream goes when the resource is renamed; guard it here,
             # since its `delete` cannot tell a rename from a destroy.
             _guard_rename(olds, news)
-        return result
+        # A renamed stream captures the same subjects as the old one, and the
+        # server refuses two streams on one subject: the old one goes first.
+        return _diff(spec.STREAM_FIELDS, _STREAM_IDENTITY, olds, news, renamed)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         name = props["stream_name"]
@@ -182,14 +185,23 @@ class StreamProvider(ResourceProvider):
         async def look(js: JetStream) -> api.StreamInfo | None:
             return await js.stream(props["stream_name"])
 
-        info = client.run(Connection.from_props(props), look)
+        try:
+            info = client.run(Connection.from_props(props), look)
+        except NatsUnavailableError as exc:
+            log.warning("kept the last known state of stream: %s", exc)
+            return ReadResult(id_, props)
         if info is None:
             log.warning("stream %r is gone from the server", props["stream_name"])
             return ReadResult("", {})
         return ReadResult(id_, _live_outputs(spec.STREAM_FIELDS, props, info.config))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        _run(props, _delete_stream)
+        try:
+            _run(props, _delete_stream)
+        except NatsUnavailableError as exc:
+            # With the services stopped the stream cannot be reached; it stays in
+            # the store, which goes with the volume unless that is kept.
+            log.warning("left stream %r as it is: %s", props["stream_name"], exc)
 
 
 def _guard_rename(olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
@@ -338,7 +350,11 @@ class ConsumerProvider(ResourceProvider):
         async def look(js: JetStream) -> api.ConsumerInfo | None:
             return await js.consumer(props["stream_name"], props["durable_name"])
 
-        info = client.run(Connection.from_props(props), look)
+        try:
+            info = client.run(Connection.from_props(props), look)
+        except NatsUnavailableError as exc:
+            log.warning("kept the last known state of consumer: %s", exc)
+            return ReadResult(id_, props)
         if info is None:
             log.warning("consumer %r is gone from the server", _consumer_id(props))
             return ReadResult("", {})
@@ -349,8 +365,11 @@ class ConsumerProvider(ResourceProvider):
         async def remove(js: JetStream) -> bool:
             return await js.delete_consumer(props["stream_name"], props["durable_name"])
 
-        if client.run(Connection.from_props(props), remove):
-            log.info("deleted consumer %r", _consumer_id(props))
+        try:
+            if client.run(Connection.from_props(props), remove):
+                log.info("deleted consumer %r", _consumer_id(props))
+        except NatsUnavailableError as exc:
+            log.warning("left consumer %r as it is: %s", _consumer_id(props), exc)
 
 
 def _consumer_id(props: Mapping[str, Any]) -> str:

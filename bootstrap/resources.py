@@ -30,6 +30,8 @@ class ConnectionArgs:
         tls_ca_file: CA bundle to verify the server with; turns TLS on.
         tls_cert_file: Client certificate.
         tls_key_file: Key of the client certificate.
+        inbox_prefix: Subject prefix of replies, for servers that give each user
+            its own inbox.
     """
 
     servers: pulumi.Input[list[str]]
@@ -41,6 +43,7 @@ class ConnectionArgs:
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    inbox_prefix: str | None = None
 
 
 @dataclass(frozen=True)

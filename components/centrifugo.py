@@ -66,7 +66,8 @@ class CentrifugoSecrets:
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:g}s"
+    # Whole milliseconds: Go durations take no exponent, and `:g` would round.
+    return f"{round(seconds * 1000)}ms"
 
 
 def build_config(

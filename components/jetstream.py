@@ -87,7 +87,11 @@ class StreamWithConsumers(pulumi.ComponentResource):
                     max_deliver=consumer.max_deliver,
                     max_ack_pending=consumer.max_ack_pending,
                 ),
-                opts=pulumi.ResourceOptions(parent=self),
+                # A kept stream keeps its consumers' delivery positions too, so
+                # the next `up` does not deliver every stored event again.
+                opts=pulumi.ResourceOptions(
+                    parent=self, retain_on_delete=settings.keep_on_destroy
+                ),
             )
             for consumer in settings.consumers
         }

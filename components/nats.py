@@ -29,8 +29,12 @@ ADMIN_USER = "admin"
 PUBLISHER_USER = "publisher"
 CENTRIFUGO_USER = "centrifugo"
 # Replies to requests (JetStream API answers, publish acks, pulled messages) come
-# back on inbox subjects.
-_INBOX = "_INBOX.>"
+# back on inbox subjects. Each user reads only its own inbox, so none sees another's
+# replies: admin and publisher clients set these prefixes (nats-py `inbox_prefix`,
+# nats.go `nats.CustomInboxPrefix`); Centrifugo, which cannot, keeps the default.
+ADMIN_INBOX = "_INBOX_admin"
+PUBLISHER_INBOX = "_INBOX_publisher"
+CENTRIFUGO_INBOX = "_INBOX"
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def centrifugo_permissions(durables: Sequence[Durable]) -> dict[str, list[str]]:
             f"$JS.API.CONSUMER.MSG.NEXT.{durable.stream}.{durable.name}",
             f"$JS.ACK.{durable.stream}.{durable.name}.>",
         ]
-    return {"publish": publish, "subscribe": [_INBOX]}
+    return {"publish": publish, "subscribe": [f"{CENTRIFUGO_INBOX}.>"]}
 
 
 def build_config(
@@ -88,7 +92,7 @@ def build_config(
                     "password": passwords.admin,
                     "permissions": {
                         "publish": ["$JS.API.>"],
-                        "subscribe": [_INBOX],
+                        "subscribe": [f"{ADMIN_INBOX}.>"],
                     },
                 },
                 {
@@ -96,7 +100,7 @@ def build_config(
                     "password": passwords.publisher,
                     "permissions": {
                         "publish": list(event_subjects),
-                        "subscribe": [_INBOX],
+                        "subscribe": [f"{PUBLISHER_INBOX}.>"],
                     },
                 },
                 {

@@ -20,10 +20,10 @@ import pulumi
 from pulumi.runtime.config import is_config_secret
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 # JetStream and Centrifugo both limit names to these characters.
-_STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_DURABLE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SUBJECT_TOKEN = re.compile(r"^[^\s.*>]+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {
@@ -35,6 +35,8 @@ _DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
+# Longest duration accepted, in seconds: far below the servers' int64 nanoseconds.
+_LONGEST = 100 * 365 * 24 * 3600
 _LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "none")
 # Secrets are generated unless set with `pulumi config set --secret`.
 SECRET_SETTINGS = ("tokenHmacSecret", "apiKey", "adminPassword", "adminSecret")
@@ -257,7 +259,7 @@ class _Reader:
         if value is None:
             self.errors.append(
                 f"{self.label(key)}: no value; set it (see the settings table in "
-                "README.md), or restore its default in Pulumi.yaml."
+                "README.md)."
             )
         return value
 
@@ -277,6 +279,15 @@ class _Reader:
     def string(self, key: str) -> str:
         return self._raw(key) or ""
 
+    def name(self, key: str, example: str) -> str:
+        """Reads a stream or consumer name (a missing one is reported once)."""
+        raw = self._raw(key)
+        if raw is not None and not _NAME.match(raw):
+            self.bad(
+                key, raw, f"use 1 to 64 letters, digits, '-' or '_', e.g. {example}."
+            )
+        return raw or ""
+
     def integer(self, key: str, low: int, high: int, fix: str) -> int:
         value = self.parsed(key, int, fix)
         if value is not None and not low <= value <= high:
@@ -289,6 +300,8 @@ class _Reader:
 
     def duration(self, key: str, fix: str) -> float:
         value = self.parsed(key, parse_duration, fix)
+        if value is not None and value > _LONGEST:
+            self.bad(key, self._raw(key), f"the longest is 100 years (876000h); {fix}")
         return value if value is not None else 0.0
 
     def strings(self, key: str, fix: str) -> tuple[str, ...]:
@@ -303,9 +316,6 @@ class _Reader:
             allowed = ", ".join(member.value for member in enum)
             self.bad(key, raw, f"use one of {allowed}; {fix}")
             return next(iter(enum))
-
-
-E = TypeVar("E", bound=Enum)
 
 
 def _parse_bool(text: str) -> bool:
@@ -346,8 +356,9 @@ def subjects_overlap(first: str, second: str) -> bool:
 
 
 def _valid_address(text: str) -> bool:
+    # IPv4 only: the URLs the stack builds from these do not bracket IPv6.
     try:
-        ipaddress.ip_address(text)
+        ipaddress.IPv4Address(text)
     except ValueError:
         return False
     return True
@@ -481,7 +492,9 @@ def load_settings(
         ("clientBindAddress", client_bind_address),
     ):
         if not _valid_address(address):
-            reader.bad(key, address, "give an IP address such as 127.0.0.1 or 0.0.0.0.")
+            reader.bad(
+                key, address, "give an IPv4 address such as 127.0.0.1 or 0.0.0.0."
+            )
 
     ports = {
         key: reader.integer(key, 1, 65535, port_fix)
@@ -684,11 +697,7 @@ def _stream(
     fixed: Mapping[str, Enum] | None = None,
 ) -> StreamSettings:
     fixed = fixed or {}
-    name = reader.string(keys["name"])
-    if not _STREAM_NAME.match(name):
-        reader.bad(
-            keys["name"], name, "use 1 to 64 letters, digits, '-' or '_', e.g. EVENTS."
-        )
+    name = reader.name(keys["name"], "EVENTS")
     subjects = reader.strings(
         keys["subjects"], 'give a JSON list of NATS subjects, e.g. ["events.>"].'
     )
@@ -704,6 +713,22 @@ def _stream(
             )
     if len(set(subjects)) != len(subjects):
         reader.bad(keys["subjects"], list(subjects), "list each subject once.")
+    for subject in subjects:
+        if subject.split(".")[0] in (">", "*") or subject.startswith(("$", "_INBOX")):
+            reader.bad(
+                keys["subjects"],
+                subject,
+                "a stream must not capture NATS's own subjects ($JS, $SYS, _INBOX) "
+                "or everything; start with a token of your own, e.g. events.>.",
+            )
+    for i, first in enumerate(subjects):
+        for second in subjects[i + 1 :]:
+            if subjects_overlap(first, second):
+                reader.bad(
+                    keys["subjects"],
+                    second,
+                    f"it overlaps {first!r} of the same stream; keep the wider one.",
+                )
 
     limit_fix = "use -1 for unlimited or a positive number."
     max_bytes = reader.integer(keys["maxBytes"], -1, 2**63 - 1, limit_fix)
@@ -717,6 +742,9 @@ def _stream(
     duplicate_window = reader.duration(
         keys["duplicateWindow"], "use a duration such as 2m."
     )
+    if duplicate_window <= 0:
+        # The server stores its own 2m for 0, which would show as drift forever.
+        reader.bad(keys["duplicateWindow"], duplicate_window, "use a duration above 0.")
     if max_age and duplicate_window > max_age:
         reader.bad(
             keys["duplicateWindow"],
@@ -731,6 +759,13 @@ def _stream(
     retention = fixed.get("retention") or reader.choice(
         keys["retention"], Retention, "limits keeps messages until a limit is hit."
     )
+    if retention is Retention.WORKQUEUE and len(consumers) > 1:
+        reader.bad(
+            keys["retention"],
+            retention.value,
+            "a workqueue stream takes one consumer (each message goes to one "
+            "reader); declare one, or use limits retention.",
+        )
     if retention is Retention.WORKQUEUE:
         for consumer in consumers:
             if consumer.deliver_policy is not DeliverPolicy.ALL:
@@ -760,13 +795,7 @@ def _stream(
 
 
 def _consumer(reader: _Reader, keys: Mapping[str, str]) -> ConsumerSettings:
-    name = reader.string(keys["name"])
-    if not _DURABLE_NAME.match(name):
-        reader.bad(
-            keys["name"],
-            name,
-            "use 1 to 64 letters, digits, '-' or '_', e.g. centrifugo_consumer.",
-        )
+    name = reader.name(keys["name"], "centrifugo_consumer")
     policy = reader.choice(
         keys["deliverPolicy"],
         DeliverPolicy,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -21,16 +22,17 @@ from typing import Any
 
 import nats
 import nats.errors
+from nats.aio.client import Client
 from nats.js.api import PubAck
 
+from components.centrifugo import PERSONAL_NAMESPACE
+from components.nats import PUBLISHER_INBOX
 from tools.stack import StackValueError, stack_value
 
 NATS_URL_ENV = "ZKM_NATS_URL"
 NATS_USER_ENV = "ZKM_NATS_USER"
 NATS_PASSWORD_ENV = "ZKM_NATS_PASSWORD"
 DEFAULT_SUBJECT = "events.users"
-# Matches the Centrifugo namespace the stack declares for per-user channels.
-PERSONAL_NAMESPACE = "personal"
 
 
 def personal_channel(user: str) -> str:
@@ -66,7 +68,7 @@ async def publish(
     users: Sequence[str],
     data: Any,
     msg_id: str | None = None,
-    timeout: float = 5.0,
+    timeout: int = 5,
     credentials: tuple[str, str] | None = None,
 ) -> PubAck:
     """Publishes one event and waits until JetStream has stored it.
@@ -77,17 +79,38 @@ async def publish(
         users: Recipients.
         data: Event data, JSON-ready.
         msg_id: Nats-Msg-Id, for de-duplication.
-        timeout: Seconds for connecting and for the acknowledgement.
+        timeout: Seconds for one connection attempt, and for the acknowledgement.
         credentials: NATS user and password.
+
+    Raises:
+        nats.errors.Error: Connecting, or the acknowledgement, failed.
+        OSError: The server could not be reached.
     """
     user, password = credentials or (None, None)
-    client = await nats.connect(
-        servers=[url],
-        connect_timeout=timeout,
-        allow_reconnect=False,
-        user=user,
-        password=password,
-    )
+
+    async def quiet(_: Exception) -> None:
+        return None
+
+    client = Client()
+    try:
+        await client.connect(
+            servers=[url],
+            connect_timeout=timeout,
+            allow_reconnect=False,
+            # One try, then the caller hears why; nats-py's 0 means "no limit".
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0,
+            error_cb=quiet,
+            user=user,
+            password=password,
+            inbox_prefix=PUBLISHER_INBOX,
+        )
+    except BaseException:
+        # nats-py keeps a refused connection's socket open until closed, and
+        # asserts when closing a client that never reached the server.
+        with contextlib.suppress(nats.errors.Error, OSError, AssertionError):
+            await client.close()
+        raise
     try:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
         return await client.jetstream().publish(
@@ -108,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         "--subject", default=DEFAULT_SUBJECT, help=f"subject ({DEFAULT_SUBJECT})"
     )
     parser.add_argument("--msg-id", help="Nats-Msg-Id, to drop repeats in the window")
-    parser.add_argument("--stack", help="stack to read the NATS URL from")
+    parser.add_argument(
+        "--stack", help="stack to read the NATS URL and credentials from"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -144,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"stored in stream {ack.stream} at sequence {ack.seq}")
+    if ack.duplicate:
+        print(f"duplicate of --msg-id {args.msg_id!r}: already stored at {ack.seq}")
+    else:
+        print(f"stored in stream {ack.stream} at sequence {ack.seq}")
     return 0
 
 

@@ -13,6 +13,7 @@ import os
 import runpy
 import shutil
 import sys
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ from pulumi import automation as auto
 from tests.conftest import free_port, required_env
 from tests.docker_standin.install import install
 from tests.stack_config import PROJECT, PROJECT_DIR
+
+# Suffix of this run's stack names, so that two runs on one Docker engine (two
+# clones, or CI beside a developer) never touch each other's containers.
+RUN_ID = uuid.uuid4().hex[:6]
 
 
 def _program() -> None:

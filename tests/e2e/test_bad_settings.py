@@ -15,11 +15,11 @@ import docker
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.harness import open_local_stack
+from tests.e2e.harness import RUN_ID, open_local_stack
 
 pytestmark = pytest.mark.e2e
 
-STACK = "bad"
+STACK = f"bad-{RUN_ID}"
 LABEL = f"zk-messenger.stack={STACK}"
 
 # Each case: the setting, a bad value, and words the error must contain.

@@ -22,13 +22,13 @@ from nats.js import api
 from pulumi import automation as auto
 
 from tests.clients import SseClient
-from tests.e2e.harness import open_local_stack, outputs
+from tests.e2e.harness import RUN_ID, open_local_stack, outputs
 from tools.mint_token import mint_token
 from tools.publish_event import publish
 
 pytestmark = pytest.mark.e2e
 
-STACK = "life"
+STACK = f"life-{RUN_ID}"
 DELIVERY_TIMEOUT = 10.0
 AUDIT = {"name": "AUDIT", "subjects": ["audit.>"], "storage": "file"}
 
@@ -77,6 +77,7 @@ def _admin(out: dict[str, Any], action: Any) -> Any:
             out["natsUrl"],
             user=out["natsAdminUser"],
             password=out["natsAdminPassword"],
+            inbox_prefix=out["natsAdminInboxPrefix"],
         )
         try:
             return await action(client.jsm())
@@ -190,6 +191,28 @@ def test_stream_deleted_out_of_band_shows_in_refresh_and_comes_back_delivering(
     assert centrifugo.attrs["State"]["StartedAt"] == started
 
 
+def test_renaming_the_events_stream_is_refused_while_it_holds_messages_then_allowed(
+    stack: auto.Stack, out: dict[str, Any]
+) -> None:
+    _publish(out, "events.users", ["nobody"], {"before": "rename"})
+
+    _set(stack, "streamName", "EVENTS2")
+    with pytest.raises(auto.CommandError) as refused:
+        stack.preview(color="never")
+    _set(stack, "streamAllowDataLoss", "true")
+    stack.up(color="never")
+    renamed = _stream(out, "EVENTS2")
+    _set(stack, "streamName", "EVENTS")
+    stack.up(color="never")
+    _set(stack, "streamAllowDataLoss", "false")
+    stack.up(color="never")
+
+    assert "Renaming stream 'EVENTS' to 'EVENTS2'" in str(refused.value)
+    assert "streamAllowDataLoss" in str(refused.value)
+    assert renamed.config.subjects == ["events.>"]
+    assert _stream(out, "EVENTS").config.subjects == ["events.>"]
+
+
 def test_stopping_services_keeps_volume_and_messages_and_starting_finds_them(
     stack: auto.Stack, out: dict[str, Any], docker_client: docker.DockerClient
 ) -> None:
@@ -222,6 +245,9 @@ def test_destroy_with_stream_kept_leaves_its_volume_and_next_up_finds_messages(
     for index in range(2):
         _publish(out, "events.users", ["nobody"], {"kept": index})
     before = _stream(out, "EVENTS").state.messages
+    consumer = _admin(
+        out, lambda jsm: jsm.consumer_info("EVENTS", "centrifugo_consumer")
+    )
     volume_name = out["natsVolumeName"]
 
     try:
@@ -231,7 +257,11 @@ def test_destroy_with_stream_kept_leaves_its_volume_and_next_up_finds_messages(
             all=True, filters={"label": f"zk-messenger.stack={STACK}"}
         )
         stack.up(color="never")
-        after = _stream(outputs(stack), "EVENTS").state.messages
+        again = outputs(stack)
+        after = _stream(again, "EVENTS").state.messages
+        kept_consumer = _admin(
+            again, lambda jsm: jsm.consumer_info("EVENTS", "centrifugo_consumer")
+        )
     finally:
         stack.destroy(color="never")
         with contextlib.suppress(docker.errors.NotFound):
@@ -240,3 +270,6 @@ def test_destroy_with_stream_kept_leaves_its_volume_and_next_up_finds_messages(
     assert kept.name == volume_name
     assert containers == []
     assert after == before >= 2
+    # The same durable, where it stopped: nothing is delivered twice.
+    assert kept_consumer.created == consumer.created
+    assert kept_consumer.delivered.stream_seq == consumer.delivered.stream_seq

@@ -23,12 +23,12 @@ import pytest
 from pulumi import automation as auto
 
 from tests.clients import both_transports
-from tests.e2e.harness import open_local_stack, outputs, state_text
+from tests.e2e.harness import RUN_ID, open_local_stack, outputs, state_text
 from tests.stack_config import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
 
-STACK = "e2e"
+STACK = f"e2e-{RUN_ID}"
 LABEL = f"zk-messenger.stack={STACK}"
 DELIVERY_TIMEOUT = 10.0
 SECRET_OUTPUTS = (
@@ -54,15 +54,8 @@ def _leftovers(client: docker.DockerClient) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
-) -> Iterator[auto.Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[auto.Stack]:
     """The deployed e2e stack, with the dev settings on local images and free ports."""
-    assert _leftovers(docker_client) == {
-        "containers": [],
-        "networks": [],
-        "volumes": [],
-    }, "an earlier run left the e2e stack behind; remove it first"
     deployed = open_local_stack(tmp_path_factory.mktemp("e2e"), STACK)
     try:
         deployed.up(on_output=print, color="never")
@@ -108,6 +101,7 @@ def test_stream_and_consumer_exist_with_declared_config(out: dict[str, Any]) -> 
             out["natsUrl"],
             user=out["natsAdminUser"],
             password=out["natsAdminPassword"],
+            inbox_prefix=out["natsAdminInboxPrefix"],
         )
         try:
             jsm = client.jsm()

@@ -24,7 +24,7 @@ from components.centrifugo import (
     ConsumerBinding,
     build_config,
 )
-from components.nats import ADMIN_USER, CENTRIFUGO_USER, PUBLISHER_USER
+from components.nats import ADMIN_INBOX, ADMIN_USER, CENTRIFUGO_USER, PUBLISHER_USER
 from components.settings import PersonalNamespaceSettings
 from tests.clients import WebSocketClient, both_transports
 from tests.conftest import NatsServer, free_port, required_binary, running
@@ -78,6 +78,7 @@ def _provision(nats_url: str) -> None:
         "timeout": 10.0,
         "user": ADMIN_USER,
         "password": PASSWORDS.admin,
+        "inbox_prefix": ADMIN_INBOX,
     }
     StreamProvider().create(
         {

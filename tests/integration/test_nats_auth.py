@@ -17,7 +17,14 @@ from nats.aio.client import Client
 from nats.js import api
 
 from bootstrap.provider import ConsumerProvider, StreamProvider
-from components.nats import ADMIN_USER, CENTRIFUGO_USER, PUBLISHER_USER
+from components.nats import (
+    ADMIN_INBOX,
+    ADMIN_USER,
+    CENTRIFUGO_INBOX,
+    CENTRIFUGO_USER,
+    PUBLISHER_INBOX,
+    PUBLISHER_USER,
+)
 from tests.conftest import NatsServer
 from tests.integration.conftest import PASSWORDS
 
@@ -28,6 +35,11 @@ PASSWORD = {
     PUBLISHER_USER: PASSWORDS.publisher,
     CENTRIFUGO_USER: PASSWORDS.centrifugo,
 }
+INBOX = {
+    ADMIN_USER: ADMIN_INBOX,
+    PUBLISHER_USER: PUBLISHER_INBOX,
+    CENTRIFUGO_USER: CENTRIFUGO_INBOX,
+}
 
 
 def _as(
@@ -35,7 +47,11 @@ def _as(
 ) -> Any:
     async def run() -> Any:
         client = await nats.connect(
-            server.url, user=user, password=PASSWORD[user], allow_reconnect=False
+            server.url,
+            user=user,
+            password=PASSWORD[user],
+            inbox_prefix=INBOX[user],
+            allow_reconnect=False,
         )
         try:
             return await action(client)
@@ -52,6 +68,7 @@ def provisioned(secured_nats: NatsServer) -> NatsServer:
         "timeout": 10.0,
         "user": ADMIN_USER,
         "password": PASSWORDS.admin,
+        "inbox_prefix": ADMIN_INBOX,
     }
     StreamProvider().create(
         {"connection": connection, "stream_name": "EVENTS", "subjects": ["events.>"]}
@@ -151,6 +168,22 @@ def test_role_outside_its_rights_is_refused_and_changes_nothing(
 
     info = _as(provisioned, ADMIN_USER, lambda c: c.jsm().stream_info("EVENTS"))
     assert info.state.messages == 0
+
+
+@pytest.mark.parametrize("user", [PUBLISHER_USER, ADMIN_USER])
+def test_user_cannot_read_another_users_replies(
+    provisioned: NatsServer, user: str
+) -> None:
+    async def listen_to_default_inbox(client: Client) -> None:
+        await client.subscribe("_INBOX.>")
+        # A refused subscription is reported on the next round trip.
+        await client.flush(timeout=2)
+        await asyncio.sleep(0.2)
+        if client.last_error is not None:
+            raise client.last_error
+
+    with pytest.raises(REFUSED):
+        _as(provisioned, user, listen_to_default_inbox)
 
 
 def test_centrifugo_reads_and_acks_its_durable(provisioned: NatsServer) -> None:

@@ -62,8 +62,16 @@ def test_parse_duration_with_malformed_text_raises(text: str) -> None:
 BAD_SETTINGS = [
     ("natsImage", "", "image reference"),
     ("centrifugoImage", "Has Spaces:1", "image reference"),
-    ("bindAddress", "localhost:80", "IP address"),
-    ("clientBindAddress", "999.1.1.1", "IP address"),
+    ("bindAddress", "localhost:80", "IPv4 address"),
+    ("clientBindAddress", "999.1.1.1", "IPv4 address"),
+    ("clientBindAddress", "::1", "IPv4 address"),
+    ("streamMaxAge", "1000000h", "100 years"),
+    ("consumerAckWait", "99999999999h", "100 years"),
+    ("streamDuplicateWindow", "0", "above 0"),
+    ("streamSubjects", [">"], "NATS's own subjects"),
+    ("streamSubjects", ["$JS.API.>"], "NATS's own subjects"),
+    ("streamSubjects", ["_INBOX.>"], "NATS's own subjects"),
+    ("streamSubjects", ["a.>", "a.b"], "same stream"),
     ("natsPort", 0, "1 to 65535"),
     ("natsMonitorPort", 70000, "1 to 65535"),
     ("centrifugoPort", "eighty", "1 to 65535"),
@@ -251,3 +259,10 @@ def test_load_settings_with_encrypted_secret_uses_it() -> None:
 def test_load_settings_with_recovery_but_no_history_is_refused() -> None:
     with pytest.raises(SettingsError, match="personalForceRecovery"):
         _load(personalHistorySize=0)
+
+
+def test_load_settings_with_missing_name_reports_it_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        _load(extraStreams=[{"subjects": ["a.>"]}])
+
+    assert "1 invalid setting(s)" in str(raised.value)
