@@ -86,8 +86,8 @@ streams = [
     for index, stream in enumerate(settings.streams)
 ]
 
-if settings.services_running:
-    assert nats.container is not None
+# The NATS container exists exactly while the services run.
+if nats.container is not None:
     centrifugo = Centrifugo(
         f"{prefix}-centrifugo",
         CentrifugoArgs(

@@ -7,13 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-stack="${1:-dev}"
-shift || true
+stack=dev
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  stack="$1"
+  shift
+fi
 
 fail() { echo "up.sh: $*" >&2; exit 1; }
 command -v pulumi >/dev/null || fail "the Pulumi CLI is not on PATH; install it first (see README, Prerequisites)."
 command -v docker >/dev/null || fail "the docker CLI is not on PATH; install Docker first."
-docker info >/dev/null 2>&1 || fail "the Docker engine does not answer; start it (e.g. 'sudo systemctl start docker')."
+docker info >/dev/null 2>&1 || fail "'docker info' fails: start the Docker engine (e.g. 'sudo systemctl start docker'), or give your user access to it."
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
