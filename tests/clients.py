@@ -170,12 +170,15 @@ class WebSocketClient:
                 self._call(self._client.disconnect())
 
         async def drain() -> None:
-            # The SDK leaves keepalive and close tasks behind after disconnect.
+            # The SDK leaves keepalive and close tasks behind after disconnect: let
+            # the closing handshake finish, then cancel what still waits.
             current = asyncio.current_task()
             tasks = [t for t in asyncio.all_tasks() if t is not current]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                _, pending = await asyncio.wait(tasks, timeout=3.0)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
 
         with contextlib.suppress(Exception):
             self._call(drain())
