@@ -89,6 +89,8 @@ def build_config(
         },
         "client": {
             "token": {"hmac_secret_key": secrets.token_hmac_secret},
+            # A signed token with an empty `sub` would otherwise connect anonymously.
+            "disallow_anonymous_connection_tokens": True,
             "allowed_origins": list(allowed_origins),
             "subscribe_to_user_personal_channel": {
                 "enabled": True,
@@ -120,6 +122,9 @@ def build_config(
         "prometheus": {"enabled": True},
         # Centrifugo would otherwise report usage to its authors over the internet.
         "usage_stats": {"disabled": True},
+        # TODO(#4): history lives in Centrifugo's memory engine and dies with the
+        # process; events the durable consumer hands over after a restart, before
+        # clients re-subscribe, reach no one. A Redis engine on a volume fixes it.
         "consumers": [
             {
                 "name": CONSUMER_ENTRY,

@@ -2,8 +2,9 @@
 # Sets everything up and deploys one stack: ./scripts/up.sh [STACK] [pulumi up flags]
 #
 # Creates .venv with requirements.txt, points Pulumi at local state (scripts/env.sh),
-# selects or creates the stack (default: dev) and runs `pulumi up`, which shows the
-# preview and asks before changing anything (pass --yes to skip the question).
+# selects or creates the stack (default: dev) and runs `pulumi up --refresh`, which
+# first reads what really runs (a container or stream removed by hand is put back),
+# then shows the preview and asks before changing anything (--yes skips the question).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +27,4 @@ fi
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 pulumi stack select --create "$stack"
-pulumi up "$@"
+pulumi up --refresh "$@"
