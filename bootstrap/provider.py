@@ -129,6 +129,25 @@ def _run(
     return client.run(Connection.from_props(props), lambda js: action(js, props))
 
 
+def _read(
+    id_: str,
+    props: dict[str, Any],
+    fields: Mapping[str, spec.Field],
+    name: str,
+    look: Callable[[JetStream], Awaitable[Any]],
+) -> ReadResult:
+    """Reads a live object for `refresh`: its declared fields, or that it is gone."""
+    try:
+        info = client.run(Connection.from_props(props), look)
+    except NatsUnavailableError as exc:
+        log.warning("kept the last known state of %s: %s", name, exc)
+        return ReadResult(id_, props)
+    if info is None:
+        log.warning("%s is gone from the server", name)
+        return ReadResult("", {})
+    return ReadResult(id_, _live_outputs(fields, props, info.config))
+
+
 def _describe(found: Mapping[str, tuple[Any, Any]]) -> str:
     return "; ".join(
         f"{name} is {live!r} but the stack declares {wanted!r}"
@@ -185,15 +204,8 @@ class StreamProvider(ResourceProvider):
         async def look(js: JetStream) -> api.StreamInfo | None:
             return await js.stream(props["stream_name"])
 
-        try:
-            info = client.run(Connection.from_props(props), look)
-        except NatsUnavailableError as exc:
-            log.warning("kept the last known state of stream: %s", exc)
-            return ReadResult(id_, props)
-        if info is None:
-            log.warning("stream %r is gone from the server", props["stream_name"])
-            return ReadResult("", {})
-        return ReadResult(id_, _live_outputs(spec.STREAM_FIELDS, props, info.config))
+        name = f"stream {props['stream_name']!r}"
+        return _read(id_, props, spec.STREAM_FIELDS, name, look)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         try:
@@ -350,16 +362,8 @@ class ConsumerProvider(ResourceProvider):
         async def look(js: JetStream) -> api.ConsumerInfo | None:
             return await js.consumer(props["stream_name"], props["durable_name"])
 
-        try:
-            info = client.run(Connection.from_props(props), look)
-        except NatsUnavailableError as exc:
-            log.warning("kept the last known state of consumer: %s", exc)
-            return ReadResult(id_, props)
-        if info is None:
-            log.warning("consumer %r is gone from the server", _consumer_id(props))
-            return ReadResult("", {})
-        outs = _live_outputs(spec.CONSUMER_FIELDS, props, info.config)
-        return ReadResult(id_, outs)
+        name = f"consumer {_consumer_id(props)!r}"
+        return _read(id_, props, spec.CONSUMER_FIELDS, name, look)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         async def remove(js: JetStream) -> bool:
