@@ -25,6 +25,7 @@ from components.nats import (
     NatsServer,
     NatsServerArgs,
 )
+from components.redis import Redis, RedisArgs
 from components.secrets import StackSecrets, StackSecretsArgs
 from components.settings import load_settings
 
@@ -86,8 +87,20 @@ streams = [
     for index, stream in enumerate(settings.streams)
 ]
 
-# The NATS container exists exactly while the services run.
-if nats.container is not None:
+redis = Redis(
+    f"{prefix}-redis",
+    RedisArgs(
+        image=settings.redis_image,
+        network_name=network.name,
+        password=secrets.redis_password,
+        running=settings.services_running,
+        keep_volume=any(stream.keep_on_destroy for stream in settings.streams),
+        labels=labels,
+    ),
+)
+
+# The containers exist exactly while the services run.
+if nats.container is not None and redis.container is not None:
     centrifugo = Centrifugo(
         f"{prefix}-centrifugo",
         CentrifugoArgs(
@@ -106,9 +119,11 @@ if nats.container is not None:
                 max_ack_pending=centrifugo_consumer.max_ack_pending,
                 nats_user=CENTRIFUGO_USER,
             ),
+            redis_url=redis.url,
             start_after=[
                 streams[0].consumers[centrifugo_consumer.name],
                 nats.container,
+                redis.container,
             ],
             personal=settings.personal,
             allowed_origins=settings.allowed_origins,
@@ -118,11 +133,13 @@ if nats.container is not None:
             admin_password=secrets.admin_password,
             admin_secret=secrets.admin_secret,
             nats_password=secrets.nats_centrifugo_password,
+            redis_password=secrets.redis_password,
             labels=labels,
         ),
     )
     pulumi.export("centrifugoContainerName", centrifugo.container_name)
     pulumi.export("natsContainerName", nats.container_name)
+    pulumi.export("redisContainerName", redis.container.name)
 
 client_base = f"{_host(settings.client_bind_address)}:{settings.centrifugo_port}"
 internal_base = (
@@ -153,6 +170,7 @@ pulumi.export("eventSubjects", list(events_stream.subjects))
 pulumi.export("personalNamespace", PERSONAL_NAMESPACE)
 pulumi.export("networkName", network.name)
 pulumi.export("natsVolumeName", nats.volume_name)
+pulumi.export("redisVolumeName", redis.volume_name)
 pulumi.export("tokenHmacSecret", secrets.token_hmac_secret)
 pulumi.export("apiKey", secrets.api_key)
 pulumi.export("adminPassword", secrets.admin_password)

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from components.service import Port, ServiceArgs, service_container
+from components.service import Port, ServiceArgs, http_check, service_container
 from components.settings import PersonalNamespaceSettings
 
 # Ports inside the container; the host ports are settings.
@@ -63,6 +63,7 @@ class CentrifugoSecrets:
     admin_password: str
     admin_secret: str
     nats_password: str
+    redis_password: str
 
 
 def _duration(seconds: float) -> str:
@@ -72,6 +73,7 @@ def _duration(seconds: float) -> str:
 
 def build_config(
     *,
+    redis_url: str,
     consumer: ConsumerBinding,
     personal: PersonalNamespaceSettings,
     allowed_origins: tuple[str, ...],
@@ -122,9 +124,12 @@ def build_config(
         "prometheus": {"enabled": True},
         # Centrifugo would otherwise report usage to its authors over the internet.
         "usage_stats": {"disabled": True},
-        # TODO(#4): history lives in Centrifugo's memory engine and dies with the
-        # process; events the durable consumer hands over after a restart, before
-        # clients re-subscribe, reach no one. A Redis engine on a volume fixes it.
+        # History in Redis outlives a Centrifugo restart: events the consumer hands
+        # over before clients re-subscribe are there when they recover.
+        "engine": {
+            "type": "redis",
+            "redis": {"address": [redis_url], "password": secrets.redis_password},
+        },
         "consumers": [
             {
                 "name": CONSUMER_ENTRY,
@@ -159,6 +164,7 @@ class CentrifugoArgs:
         port: Host port of the WebSocket and SSE endpoints.
         internal_port: Host port of the API, admin UI, metrics and health.
         consumer: The JetStream consumer to read events from.
+        redis_url: Redis holding channel history, as seen from the network.
         start_after: The provisioned consumer and the NATS container;
             Centrifugo starts after they exist.
         personal: Options of the `personal` namespace.
@@ -169,6 +175,7 @@ class CentrifugoArgs:
         admin_password: Password of the admin web UI.
         admin_secret: Key signing admin UI sessions.
         nats_password: Password of Centrifugo's NATS user.
+        redis_password: Password of Redis.
         labels: Docker labels put on the container.
     """
 
@@ -179,6 +186,7 @@ class CentrifugoArgs:
     port: int
     internal_port: int
     consumer: ConsumerBinding
+    redis_url: str
     start_after: Sequence[pulumi.Resource]
     personal: PersonalNamespaceSettings
     allowed_origins: tuple[str, ...]
@@ -188,6 +196,7 @@ class CentrifugoArgs:
     admin_password: pulumi.Output[str]
     admin_secret: pulumi.Output[str]
     nats_password: pulumi.Output[str]
+    redis_password: pulumi.Output[str]
     labels: Mapping[str, str]
 
 
@@ -213,9 +222,11 @@ class Centrifugo(pulumi.ComponentResource):
             args.admin_password,
             args.admin_secret,
             args.nats_password,
+            args.redis_password,
         ).apply(
             lambda values: json.dumps(
                 build_config(
+                    redis_url=args.redis_url,
                     consumer=args.consumer,
                     personal=args.personal,
                     allowed_origins=args.allowed_origins,
@@ -246,7 +257,7 @@ class Centrifugo(pulumi.ComponentResource):
                 ],
                 network_name=args.network_name,
                 alias="centrifugo",
-                health_url=f"http://127.0.0.1:{INTERNAL_PORT}/health",
+                health_check=http_check(f"http://127.0.0.1:{INTERNAL_PORT}/health"),
                 labels=args.labels,
             ),
             parent=self,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.service import Port, ServiceArgs, service_container
+from components.service import Port, ServiceArgs, http_check, service_container
 
 # Ports inside the container; the host ports are settings.
 CLIENT_PORT = 4222
@@ -225,7 +225,7 @@ class NatsServer(pulumi.ComponentResource):
                 network_name=args.network_name,
                 alias=NETWORK_ALIAS,
                 # Healthy only once JetStream has recovered its streams from disk.
-                health_url=f"http://127.0.0.1:{MONITOR_PORT}/healthz",
+                health_check=http_check(f"http://127.0.0.1:{MONITOR_PORT}/healthz"),
                 labels=args.labels,
             ),
             parent=self,

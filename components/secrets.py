@@ -66,7 +66,7 @@ class StackSecretsArgs:
 
 
 class StackSecrets(pulumi.ComponentResource):
-    """Centrifugo's HMAC key, API key and admin credentials; NATS users' passwords."""
+    """Centrifugo's HMAC key, API key and admin credentials; NATS, Redis passwords."""
 
     TYPE = "zk-messenger:index:StackSecrets"
 
@@ -77,6 +77,7 @@ class StackSecrets(pulumi.ComponentResource):
     nats_admin_password: pulumi.Output[str]
     nats_publisher_password: pulumi.Output[str]
     nats_centrifugo_password: pulumi.Output[str]
+    redis_password: pulumi.Output[str]
 
     def __init__(
         self,
@@ -95,6 +96,7 @@ class StackSecrets(pulumi.ComponentResource):
         self.nats_admin_password = self._secret(name, "nats-admin", None)
         self.nats_publisher_password = self._secret(name, "nats-publisher", None)
         self.nats_centrifugo_password = self._secret(name, "nats-centrifugo", None)
+        self.redis_password = self._secret(name, "redis", None)
         self.register_outputs(
             {
                 "token_hmac_secret": self.token_hmac_secret,
@@ -104,6 +106,7 @@ class StackSecrets(pulumi.ComponentResource):
                 "nats_admin_password": self.nats_admin_password,
                 "nats_publisher_password": self.nats_publisher_password,
                 "nats_centrifugo_password": self.nats_centrifugo_password,
+                "redis_password": self.redis_password,
             }
         )
 

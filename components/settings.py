@@ -159,6 +159,7 @@ class Settings:
             stops the services and keeps the volume, the streams and the state.
         nats_image: NATS server image reference.
         centrifugo_image: Centrifugo v6 image reference.
+        redis_image: Redis image reference.
         bind_address: Host address for NATS, the HTTP API, admin UI and monitoring.
         client_bind_address: Host address for Centrifugo's client transports.
         nats_port: Host port of the NATS client listener.
@@ -177,6 +178,7 @@ class Settings:
     services_running: bool
     nats_image: str
     centrifugo_image: str
+    redis_image: str
     bind_address: str
     client_bind_address: str
     nats_port: int
@@ -387,6 +389,7 @@ KNOWN_SETTINGS = frozenset(
         "servicesRunning",
         "natsImage",
         "centrifugoImage",
+        "redisImage",
         "bindAddress",
         "clientBindAddress",
         "natsPort",
@@ -476,9 +479,11 @@ def load_settings(
 
     nats_image = reader.string("natsImage")
     centrifugo_image = reader.string("centrifugoImage")
+    redis_image = reader.string("redisImage")
     for key, image in (
         ("natsImage", nats_image),
         ("centrifugoImage", centrifugo_image),
+        ("redisImage", redis_image),
     ):
         if not _valid_image(image):
             reader.bad(
@@ -559,6 +564,7 @@ def load_settings(
         services_running=services_running,
         nats_image=nats_image,
         centrifugo_image=centrifugo_image,
+        redis_image=redis_image,
         bind_address=bind_address,
         client_bind_address=client_bind_address,
         nats_port=ports["natsPort"],

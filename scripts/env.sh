@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Source this file (`source scripts/env.sh`) to point the Pulumi CLI at this
 # machine's local state: no Pulumi Cloud account is needed.
 #

@@ -100,6 +100,7 @@ def open_local_stack(workdir: Path, stack_name: str) -> auto.Stack:
         {
             "natsImage": required_env("ZKM_NATS_IMAGE"),
             "centrifugoImage": required_env("ZKM_CENTRIFUGO_IMAGE"),
+            "redisImage": required_env("ZKM_REDIS_IMAGE"),
             "natsPort": str(free_port()),
             "natsMonitorPort": str(free_port()),
             "centrifugoPort": str(free_port()),

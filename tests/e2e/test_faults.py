@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import nats.js.errors
 import pytest
 from nats.js import JetStreamManager, api
@@ -65,6 +66,16 @@ def _consumer(d: Deployment) -> api.ConsumerInfo | None:
             return None
 
     return d.jetstream(look)
+
+
+def _processed_by_centrifugo(d: Deployment) -> int:
+    """Returns how many events Centrifugo's consumer handled since it started."""
+    metrics = httpx.get(d.out["centrifugoMetricsUrl"], timeout=5).text
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in metrics.splitlines()
+        if line.startswith("centrifugo_consumers_messages_processed_total")
+    )
 
 
 def _set(d: Deployment, key: str, value: str) -> None:
@@ -151,6 +162,46 @@ def test_nats_container_removed_during_traffic_is_back_after_next_up_with_its_ev
         )
         assert sent_all, f"only {series.count()} of {series.planned} acknowledged"
         assert result.lost == 0, result.missing_text()
+
+
+def test_centrifugo_stopped_during_traffic_delivers_backlog_to_every_user_after_start(
+    tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    with deployed(tmp_path, "f-cfstop") as d, receivers(d) as clients:
+        run = new_run()
+        centrifugo = d.container("centrifugoContainerName")
+
+        with Publisher(d.out, run, range(PER_USER)) as series:
+            assert series.wait_sent(series.planned // 3, SEND_BOUND)
+            centrifugo.stop(timeout=10)
+            stopped_at = series.count()
+            assert series.wait_sent(2 * series.planned // 3, SEND_BOUND)
+            backlog = series.count() - stopped_at
+            centrifugo.start()
+            healthy = wait_healthy(centrifugo)
+            sent_all = series.join(SEND_BOUND)
+        wait_delivered(clients, run, merged(series), DELIVERY_BOUND)
+        consumer = _consumer(d)
+        result = tally(
+            "centrifugo-stop",
+            clients,
+            run,
+            series,
+            backlog=backlog,
+            consumed_after_start=_processed_by_centrifugo(d),
+            consumer_pending=consumer.num_pending if consumer else None,
+            reconnects_recovered=[c.subscribes[1:] for c in clients.values()],
+        )
+        report(request, result.line())
+
+        assert healthy
+        assert sent_all, f"only {series.count()} of {series.planned} acknowledged"
+        assert result.lost == 0, (
+            f"{result.lost} acknowledged events never reached their user "
+            f"({result.missing_text()}), although the durable consumer handed "
+            f"Centrifugo its backlog: {result.notes} (recoveries are "
+            "(was_recovering, recovered) per reconnect)"
+        )
 
 
 def test_client_disconnected_during_traffic_recovers_missed_events_on_reconnect(

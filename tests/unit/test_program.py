@@ -130,6 +130,7 @@ def test_program_registers_every_resource_of_the_stack(
                     "nats-admin",
                     "nats-publisher",
                     "nats-centrifugo",
+                    "redis",
                 )
             ],
             ("zk-messenger:index:NatsServer", "zkm-dev-nats"),
@@ -139,6 +140,10 @@ def test_program_registers_every_resource_of_the_stack(
             ("zk-messenger:index:StreamWithConsumers", "zkm-dev-events"),
             ("pulumi-python:dynamic/jetstream:Stream", "zkm-dev-events-stream"),
             ("pulumi-python:dynamic/jetstream:Consumer", CONSUMER),
+            ("zk-messenger:index:Redis", "zkm-dev-redis"),
+            ("docker:index/volume:Volume", "zkm-dev-redis-data"),
+            ("docker:index/remoteImage:RemoteImage", "zkm-dev-redis-image"),
+            ("docker:index/container:Container", "zkm-dev-redis"),
             ("zk-messenger:index:Centrifugo", "zkm-dev-centrifugo"),
             ("docker:index/remoteImage:RemoteImage", "zkm-dev-centrifugo-image"),
             ("docker:index/container:Container", "zkm-dev-centrifugo"),
@@ -227,6 +232,8 @@ def test_provisioning_waits_for_nats_and_centrifugo_for_the_consumer(
     assert stream.urn in consumer.dependencies
     assert consumer.urn in centrifugo.dependencies
     assert nats.urn in centrifugo.dependencies
+    redis = _one(registrations, "docker:index/container:Container", "zkm-dev-redis")
+    assert redis.urn in centrifugo.dependencies
 
 
 def test_centrifugo_gets_generated_config_binding_the_existing_consumer(
@@ -243,6 +250,8 @@ def test_centrifugo_gets_generated_config_binding_the_existing_consumer(
     config = json.loads(upload["content"])
     (consumer,) = config["consumers"]
     assert consumer["nats_jetstream"]["url"] == "nats://nats:4222"
+    assert config["engine"]["type"] == "redis"
+    assert config["engine"]["redis"]["address"] == ["redis://redis:6379"]
     assert consumer["nats_jetstream"]["use_existing_consumer"] is True
     assert consumer["nats_jetstream"]["durable_consumer_name"] == "centrifugo_consumer"
     assert config["client"]["allowed_origins"] == ["http://localhost:3000"]
@@ -260,7 +269,7 @@ def test_generated_secrets_are_secret_outputs(
         r for r in registrations if r.type == "pulumi-python:dynamic/secrets:Generated"
     ]
 
-    assert len(generated) == 7
+    assert len(generated) == 8
     for registration in generated:
         assert registration.additional_secret_outputs == ["value"]
         assert registration.inputs["bytes"] == 32

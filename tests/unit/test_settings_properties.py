@@ -218,13 +218,14 @@ def test_load_settings_with_generated_values_accepts_or_names_each_bad_setting(
 
 def _history_ttl(result: Settings) -> str:
     config = build_config(
+        redis_url="redis://redis:6379",
         consumer=ConsumerBinding(
             "nats://nats:4222", "EVENTS", ("events.>",), "c", "all", 1, "u"
         ),
         personal=result.personal,
         allowed_origins=result.allowed_origins,
         log_level=result.log_level,
-        secrets=CentrifugoSecrets("h", "a", "p", "s", "n"),
+        secrets=CentrifugoSecrets("h", "a", "p", "s", "n", "r"),
     )
     return str(config["channel"]["namespaces"][0]["history_ttl"])
 
