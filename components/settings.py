@@ -24,6 +24,7 @@ E = TypeVar("E", bound=Enum)
 
 # JetStream and Centrifugo both limit names to these characters.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ORIGIN = re.compile(r"^(\*|[a-z*][a-z0-9+.*-]*://[a-z0-9.*:-]+)$")
 _SUBJECT_TOKEN = re.compile(r"^[^\s.*>]+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {
@@ -537,6 +538,16 @@ def load_settings(
         "allowedOrigins",
         'give a JSON list of origins, e.g. ["https://app.example.com"].',
     )
+    for origin in allowed_origins:
+        # Centrifugo matches them as globs against the lower-cased Origin header:
+        # capitals never match, and a bracket makes it exit at start.
+        if not _ORIGIN.match(origin):
+            reader.bad(
+                "allowedOrigins",
+                origin,
+                "give a lower-case origin such as https://app.example.com "
+                "(a '*' may stand for any part), without brackets or spaces.",
+            )
     log_level = reader.string("logLevel")
     if log_level not in _LOG_LEVELS:
         reader.bad("logLevel", log_level, f"use one of {', '.join(_LOG_LEVELS)}.")

@@ -99,6 +99,9 @@ BAD_SETTINGS = [
     ("personalHistoryTtl", "forever", "duration"),
     ("personalPresence", "yes", "true or false"),
     ("allowedOrigins", "http://x", "JSON list"),
+    ("allowedOrigins", ["https://App.example.com"], "lower-case origin"),
+    ("allowedOrigins", ["https://[app"], "without brackets"),
+    ("allowedOrigins", ["app.example.com"], "lower-case origin"),
     ("logLevel", "verbose", "one of"),
     ("provisionTimeout", "0", "above 0"),
 ]
