@@ -51,8 +51,7 @@ nats = NatsServer(
     NatsServerArgs(
         image=settings.nats_image,
         running=settings.services_running,
-        # A stream kept on destroy lives in the volume: keep that too.
-        keep_volume=any(stream.keep_on_destroy for stream in settings.streams),
+        keep_volume=settings.keep_data,
         network_name=network.name,
         bind_address=settings.bind_address,
         client_port=settings.nats_port,
@@ -94,7 +93,7 @@ redis = Redis(
         network_name=network.name,
         password=secrets.redis_password,
         running=settings.services_running,
-        keep_volume=any(stream.keep_on_destroy for stream in settings.streams),
+        keep_volume=settings.keep_data,
         labels=labels,
     ),
 )

@@ -17,7 +17,13 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from components.service import Port, ServiceArgs, http_check, service_container
+from components.service import (
+    Port,
+    ServiceArgs,
+    http_check,
+    local_first_image,
+    service_container,
+)
 from components.settings import PersonalNamespaceSettings
 
 # Ports inside the container; the host ports are settings.
@@ -237,12 +243,7 @@ class Centrifugo(pulumi.ComponentResource):
                 sort_keys=True,
             )
         )
-        image = docker.RemoteImage(
-            f"{name}-image",
-            name=args.image,
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        image = local_first_image(name, args.image, parent=self)
         self.container = service_container(
             name,
             ServiceArgs(

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.service import Port, ServiceArgs, http_check, service_container
+from components.service import (
+    Port,
+    ServiceArgs,
+    data_volume,
+    http_check,
+    local_first_image,
+    service_container,
+)
 
 # Ports inside the container; the host ports are settings.
 CLIENT_PORT = 4222
@@ -167,15 +174,7 @@ class NatsServer(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
-        volume = docker.Volume(
-            f"{name}-data",
-            name=f"{name}-data",
-            labels=[
-                docker.VolumeLabelArgs(label=k, value=v) for k, v in args.labels.items()
-            ],
-            # The store outlives containers: stopping the services keeps it.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.keep_volume),
-        )
+        volume = data_volume(name, args.labels, args.keep_volume, parent=self)
         self.volume_name = volume.name
         self.internal_url = f"nats://{NETWORK_ALIAS}:{CLIENT_PORT}"
         self.container = self._container(name, args, volume) if args.running else None
@@ -200,12 +199,7 @@ class NatsServer(pulumi.ComponentResource):
                 indent=2,
             )
         )
-        image = docker.RemoteImage(
-            f"{name}-image",
-            name=args.image,
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        image = local_first_image(name, args.image, parent=self)
         return service_container(
             name,
             ServiceArgs(

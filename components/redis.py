@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.service import ServiceArgs, service_container
+from components.service import (
+    ServiceArgs,
+    data_volume,
+    local_first_image,
+    service_container,
+)
 
 PORT = 6379
 DATA_DIR = "/data"
@@ -72,14 +77,7 @@ class Redis(pulumi.ComponentResource):
         self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
-        volume = docker.Volume(
-            f"{name}-data",
-            name=f"{name}-data",
-            labels=[
-                docker.VolumeLabelArgs(label=k, value=v) for k, v in args.labels.items()
-            ],
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.keep_volume),
-        )
+        volume = data_volume(name, args.labels, args.keep_volume, parent=self)
         self.volume_name = volume.name
         self.url = f"redis://{NETWORK_ALIAS}:{PORT}"
         self.container = self._container(name, args, volume) if args.running else None
@@ -88,12 +86,7 @@ class Redis(pulumi.ComponentResource):
     def _container(
         self, name: str, args: RedisArgs, volume: docker.Volume
     ) -> docker.Container:
-        image = docker.RemoteImage(
-            f"{name}-image",
-            name=args.image,
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        image = local_first_image(name, args.image, parent=self)
         return service_container(
             name,
             ServiceArgs(

@@ -71,6 +71,33 @@ class ServiceArgs:
     volumes: Sequence[docker.ContainerVolumeArgs] = ()
 
 
+def data_volume(
+    name: str, labels: Mapping[str, str], keep: bool, parent: pulumi.Resource
+) -> docker.Volume:
+    """Returns the named volume `{name}-data`, kept on destroy when `keep`.
+
+    A service's data outlives its container: stopping the services keeps it.
+    """
+    return docker.Volume(
+        f"{name}-data",
+        name=f"{name}-data",
+        labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in labels.items()],
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=keep),
+    )
+
+
+def local_first_image(
+    name: str, image: str, parent: pulumi.Resource
+) -> docker.RemoteImage:
+    """Returns the image `image`, used as found locally and never removed on destroy."""
+    return docker.RemoteImage(
+        f"{name}-image",
+        name=image,
+        keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def service_container(
     name: str,
     args: ServiceArgs,

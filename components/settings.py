@@ -204,6 +204,11 @@ class Settings:
         return self.streams[0]
 
     @property
+    def keep_data(self) -> bool:
+        """Whether destroy keeps the volumes: a kept stream lives in them."""
+        return any(stream.keep_on_destroy for stream in self.streams)
+
+    @property
     def consumer(self) -> ConsumerSettings:
         """Centrifugo's durable consumer on the events stream."""
         return self.stream.consumers[0]
